@@ -1,0 +1,1 @@
+"""MQTT in: the only package that knows MQTT. Topics and payloads become frozen ``Reading``s."""

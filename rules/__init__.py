@@ -1,0 +1,1 @@
+"""Rules: deterministic evaluators that turn readings and clock ticks into ``Decision``s."""

@@ -1,0 +1,60 @@
+"""One ``Settings`` object, built once at start-up from the environment (contract §7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/steward.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STEWARD_", extra="ignore", frozen=True)
+
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    database_url: str = DEFAULT_DATABASE_URL
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    site_config: Path | None = None
+
+    influx_url: str | None = None
+    influx_token: SecretStr | None = None
+    influx_org: str | None = None
+    influx_bucket: str | None = None
+
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    admin_api_key: SecretStr | None = None
+
+    # Beyond the contract's minimum: tuning knobs with safe defaults.
+    mqtt_client_id: str = "steward-gateway"
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
+    tick_interval_s: float = Field(default=1.0, gt=0, le=60)
+    max_payload_bytes: int = Field(default=65536, ge=256)
+    dead_letter_size: int = Field(default=1000, ge=1)
+    strict_devices: bool = False
+    time_factor: float = Field(default=1.0, gt=0)
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"mqtt", "tcp"} or not parts.hostname:
+            raise ValueError("must look like mqtt://[user:pass@]host:port")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be sqlite:///path or postgresql://user@host/db")
+        return value
+
+
+def mqtt_address(url: str) -> tuple[str, int, str | None, str | None]:
+    """``mqtt://user:pass@host:port`` → (host, port, user, password)."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 1883, parts.username, parts.password
