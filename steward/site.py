@@ -95,11 +95,25 @@ class ElevatorThresholds(_Strict):
     door_open_moving_samples: int = Field(default=2, ge=1)
     power_loss_s: float = Field(default=10, gt=0)
     power_restored_s: float = Field(default=60, ge=0)
-    offline_after_s: float = Field(default=600, gt=0)
+
+
+class HealthThresholds(_Strict):
+    """SEN-01: silence longer than this (seconds) means offline; None disables it for a kind
+    (patrol checkpoints speak only when scanned). The Last Will marks a device offline at once."""
+
+    elevator_silence_s: float | None = Field(default=600, gt=0)
+    water_pressure_silence_s: float | None = Field(default=1800, gt=0)
+    extinguisher_silence_s: float | None = Field(default=6 * 3600, gt=0)
+    patrol_silence_s: float | None = None
+
+    def silence_s(self, kind: Kind) -> float | None:
+        value: float | None = getattr(self, f"{kind.value}_silence_s")
+        return value
 
 
 class RulesConfig(_Strict):
     elevator: ElevatorThresholds = ElevatorThresholds()
+    health: HealthThresholds = HealthThresholds()
 
 
 class StewardConfig(_Strict):

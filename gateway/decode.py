@@ -1,0 +1,149 @@
+"""Raw MQTT message → ``Reading`` | ``StatusChange`` | ``Rejection``. Pure, apart from the
+per-device ``seq`` memory; never raises on device input.
+
+Time policy (device clocks drift and reset): ``observed_at`` is the device's ``ts`` when it
+lies within [received - max_past_s, received + max_future_s]; otherwise it is the receive time
+and the reading is flagged ``clock_skew`` (the device's own ``ts`` stays in the evidence).
+``seq`` policy: a ``seq`` not above the device's last one is a duplicate or replay and is
+rejected, except that a device announcing ``online`` (it rebooted) may start counting again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import ValidationError
+
+from gateway.payloads import SCHEMAS
+from gateway.reading import Reading, StatusChange
+from gateway.topics import Channel, TopicError, parse_topic
+from steward.site import DeviceRegistry
+
+
+class Reason(StrEnum):
+    NOT_JSON = "not_json"
+    TOO_LARGE = "too_large"
+    SCHEMA = "schema"
+    UNKNOWN_KIND = "unknown_kind"
+    BAD_ID = "bad_id"
+    BAD_TOPIC = "bad_topic"
+    BAD_STATUS = "bad_status"
+    DUPLICATE_SEQ = "duplicate_seq"
+    UNREGISTERED = "unregistered"
+    INTERNAL_ERROR = "internal_error"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: Reason
+    topic: str
+    detail: str
+    payload_excerpt: str
+    received_at: float
+
+
+class DeadLetters:
+    """Bounded list of the latest rejections, shown by the API."""
+
+    def __init__(self, size: int) -> None:
+        self._items: deque[Rejection] = deque(maxlen=size)
+        self._lock = threading.Lock()
+
+    def add(self, rejection: Rejection) -> None:
+        with self._lock:
+            self._items.append(rejection)
+
+    def latest(self, limit: int = 100) -> list[Rejection]:
+        with self._lock:
+            return list(self._items)[-limit:][::-1]
+
+
+def _excerpt(payload: bytes, limit: int = 200) -> str:
+    return payload[:limit].decode("utf-8", errors="replace")
+
+
+def _schema_detail(exc: ValidationError) -> tuple[Reason, str]:
+    errors = exc.errors(include_url=False)
+    if errors and errors[0]["type"] in {"json_invalid", "json_type"}:
+        return Reason.NOT_JSON, f"not valid UTF-8 JSON: {errors[0]['msg']}"
+    parts = []
+    for err in errors[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(payload)"
+        parts.append(f"{where}: {err['msg']}")
+    more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+    return Reason.SCHEMA, "; ".join(parts) + more
+
+
+class Decoder:
+    def __init__(
+        self,
+        registry: DeviceRegistry,
+        *,
+        max_payload_bytes: int = 65536,
+        strict_devices: bool = False,
+        max_future_s: float = 120.0,
+        max_past_s: float = 24 * 3600.0,
+    ) -> None:
+        self.registry = registry
+        self.max_payload_bytes = max_payload_bytes
+        self.strict_devices = strict_devices
+        self.max_future_s = max_future_s
+        self.max_past_s = max_past_s
+        self.last_seq: dict[str, int] = {}
+        self.accepted: Counter[str] = Counter()
+        self.rejected: Counter[Reason] = Counter()
+
+    def decode(self, topic: str, payload: bytes, received_at: float
+               ) -> Reading | StatusChange | Rejection:
+        if len(payload) > self.max_payload_bytes:
+            return self._reject(Reason.TOO_LARGE, topic,
+                                f"{len(payload)} bytes > {self.max_payload_bytes}", payload,
+                                received_at)
+        try:
+            parsed = parse_topic(topic)
+        except TopicError as exc:
+            return self._reject(Reason(exc.reason), topic, str(exc), payload, received_at)
+        ref = parsed.ref
+        registered = self.registry.lookup(ref) is not None
+        if self.strict_devices and not registered:
+            return self._reject(Reason.UNREGISTERED, topic,
+                                f"device {ref.key} ({ref.kind}) is not in the site file "
+                                "(strict mode)", payload, received_at)
+        if parsed.channel is Channel.STATUS:
+            text = payload.strip().lower()
+            if text not in (b"online", b"offline"):
+                return self._reject(Reason.BAD_STATUS, topic,
+                                    "status must be 'online' or 'offline'", payload, received_at)
+            online = text == b"online"
+            if online:
+                self.last_seq.pop(ref.key, None)  # a rebooted device may count from 0 again
+            self.accepted["status"] += 1
+            return StatusChange(ref, online, received_at)
+        try:
+            telemetry = SCHEMAS[ref.kind].model_validate_json(payload)
+        except ValidationError as exc:
+            reason, detail = _schema_detail(exc)
+            return self._reject(reason, topic, detail, payload, received_at)
+        if telemetry.seq is not None:
+            last = self.last_seq.get(ref.key)
+            if last is not None and telemetry.seq <= last:
+                return self._reject(Reason.DUPLICATE_SEQ, topic,
+                                    f"seq {telemetry.seq} is not above the last seen {last}",
+                                    payload, received_at)
+            self.last_seq[ref.key] = telemetry.seq
+        device_time = telemetry.device_time()
+        if received_at - self.max_past_s <= device_time <= received_at + self.max_future_s:
+            observed_at, flags = device_time, frozenset[str]()
+        else:
+            observed_at, flags = received_at, frozenset({"clock_skew"})
+        self.accepted[ref.kind.value] += 1
+        return Reading(ref, telemetry, received_at, observed_at,  # type: ignore[arg-type]
+                       flags, registered)
+
+    def _reject(self, reason: Reason, topic: str, detail: str, payload: bytes, at: float
+                ) -> Rejection:
+        self.rejected[reason] += 1
+        return Rejection(reason, topic, detail, _excerpt(payload), at)

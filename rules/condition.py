@@ -1,0 +1,118 @@
+"""A condition that must hold for a while before it fires, and clears with hysteresis.
+
+Like Prometheus' ``for:``: each rule is a pure function of the device's latest state that
+returns how long the condition must hold (seconds) when it holds now, or ``None`` when it does
+not. ``Tracker`` remembers since when each rule has held and turns that into fire/clear edges
+on readings and on clock ticks alike, so a dwell expires even when no message arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from rules.decision import Category, Priority
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule(Generic[S]):
+    id: str
+    """e.g. ``elevator.entrapment``; the ticket's ``rule``."""
+    group: str
+    """Rules about one incident share a group and so one ticket (dedup key)."""
+    priority: Priority
+    category: Category
+    title: str
+    condition: str
+    """The condition in words, for evidence and the rule catalogue."""
+    holds: Callable[[S], float | None]
+    """Seconds the condition must hold before firing, or None when it does not hold now."""
+    clear_after_s: Callable[[S], float] = lambda _state: 0.0
+    auto_resolve: bool = False
+    source: str = ""
+
+
+@dataclass(slots=True)
+class RuleState:
+    since: float | None = None
+    """When the condition started to hold (event time)."""
+    clear_since: float | None = None
+    firing: bool = False
+    fired_at: float | None = None
+    hold_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    rule_id: str
+    firing: bool
+    """True: started firing; False: cleared."""
+    since: float
+    at: float
+    hold_s: float
+
+
+class Tracker:
+    """Per-device state of every rule of its kind."""
+
+    __slots__ = ("states",)
+
+    def __init__(self) -> None:
+        self.states: dict[str, RuleState] = {}
+
+    def evaluate(self, rules: tuple[Rule[Any], ...], state: Any, event_at: float, now: float
+                 ) -> list[Edge]:
+        """Re-evaluate every rule against ``state``. ``event_at`` is when the state was
+        observed (start of a dwell); ``now`` is the injected clock (end of a dwell)."""
+        edges: list[Edge] = []
+        for rule in rules:
+            hold = rule.holds(state)
+            rs = self.states.get(rule.id)
+            if hold is not None:
+                if rs is None:
+                    rs = self.states[rule.id] = RuleState()
+                rs.clear_since = None
+                if rs.since is None:
+                    rs.since = event_at
+                rs.hold_s = hold
+                if not rs.firing and now - rs.since >= hold:
+                    rs.firing, rs.fired_at = True, now
+                    edges.append(Edge(rule.id, True, rs.since, now, hold))
+            elif rs is not None:
+                edge = self._maybe_clear(rule, rs, state, event_at, now)
+                if edge is not None:
+                    edges.append(edge)
+                if not rs.firing and rs.since is None:
+                    del self.states[rule.id]
+        return edges
+
+    @staticmethod
+    def _maybe_clear(rule: Rule[Any], rs: RuleState, state: Any, event_at: float, now: float
+                     ) -> Edge | None:
+        started = rs.since
+        rs.since = None
+        if not rs.firing:
+            return None
+        if rs.clear_since is None:
+            rs.clear_since = event_at
+        if now - rs.clear_since < rule.clear_after_s(state):
+            return None
+        rs.firing, rs.clear_since = False, None
+        return Edge(rule.id, False, started if started is not None else now, now, rs.hold_s)
+
+    def pending(self) -> bool:
+        """True while some dwell or clear hysteresis is running: the device needs ticks."""
+        return any(
+            (rs.since is not None and not rs.firing) or rs.clear_since is not None
+            for rs in self.states.values()
+        )
+
+    def firing_rules(self) -> list[str]:
+        return [rid for rid, rs in self.states.items() if rs.firing]
+
+    def mark_firing(self, rule_id: str, since: float) -> None:
+        """After a restart: the ticket store says this rule's ticket is still active."""
+        self.states[rule_id] = RuleState(since=None, firing=True, fired_at=since)
