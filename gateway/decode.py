@@ -61,7 +61,7 @@ class DeadLetters:
             return list(self._items)[-limit:][::-1]
 
 
-def _excerpt(payload: bytes, limit: int = 200) -> str:
+def _excerpt(payload: bytes | bytearray, limit: int = 200) -> str:
     return payload[:limit].decode("utf-8", errors="replace")
 
 
@@ -96,27 +96,41 @@ class Decoder:
         self.accepted: Counter[str] = Counter()
         self.rejected: Counter[Reason] = Counter()
 
-    def decode(self, topic: str, payload: bytes, received_at: float
-               ) -> Reading | StatusChange | Rejection:
+    def decode(
+        self, topic: str, payload: bytes | bytearray, received_at: float
+    ) -> Reading | StatusChange | Rejection:
         if len(payload) > self.max_payload_bytes:
-            return self._reject(Reason.TOO_LARGE, topic,
-                                f"{len(payload)} bytes > {self.max_payload_bytes}", payload,
-                                received_at)
+            return self.reject(
+                Reason.TOO_LARGE,
+                topic,
+                f"{len(payload)} bytes > {self.max_payload_bytes}",
+                payload,
+                received_at,
+            )
         try:
             parsed = parse_topic(topic)
         except TopicError as exc:
-            return self._reject(Reason(exc.reason), topic, str(exc), payload, received_at)
+            return self.reject(Reason(exc.reason), topic, str(exc), payload, received_at)
         ref = parsed.ref
         registered = self.registry.lookup(ref) is not None
         if self.strict_devices and not registered:
-            return self._reject(Reason.UNREGISTERED, topic,
-                                f"device {ref.key} ({ref.kind}) is not in the site file "
-                                "(strict mode)", payload, received_at)
+            return self.reject(
+                Reason.UNREGISTERED,
+                topic,
+                f"device {ref.key} ({ref.kind}) is not in the site file (strict mode)",
+                payload,
+                received_at,
+            )
         if parsed.channel is Channel.STATUS:
             text = payload.strip().lower()
             if text not in (b"online", b"offline"):
-                return self._reject(Reason.BAD_STATUS, topic,
-                                    "status must be 'online' or 'offline'", payload, received_at)
+                return self.reject(
+                    Reason.BAD_STATUS,
+                    topic,
+                    "status must be 'online' or 'offline'",
+                    payload,
+                    received_at,
+                )
             online = text == b"online"
             if online:
                 self.last_seq.pop(ref.key, None)  # a rebooted device may count from 0 again
@@ -126,13 +140,17 @@ class Decoder:
             telemetry = SCHEMAS[ref.kind].model_validate_json(payload)
         except ValidationError as exc:
             reason, detail = _schema_detail(exc)
-            return self._reject(reason, topic, detail, payload, received_at)
+            return self.reject(reason, topic, detail, payload, received_at)
         if telemetry.seq is not None:
             last = self.last_seq.get(ref.key)
             if last is not None and telemetry.seq <= last:
-                return self._reject(Reason.DUPLICATE_SEQ, topic,
-                                    f"seq {telemetry.seq} is not above the last seen {last}",
-                                    payload, received_at)
+                return self.reject(
+                    Reason.DUPLICATE_SEQ,
+                    topic,
+                    f"seq {telemetry.seq} is not above the last seen {last}",
+                    payload,
+                    received_at,
+                )
             self.last_seq[ref.key] = telemetry.seq
         device_time = telemetry.device_time()
         if received_at - self.max_past_s <= device_time <= received_at + self.max_future_s:
@@ -140,10 +158,17 @@ class Decoder:
         else:
             observed_at, flags = received_at, frozenset({"clock_skew"})
         self.accepted[ref.kind.value] += 1
-        return Reading(ref, telemetry, received_at, observed_at,  # type: ignore[arg-type]
-                       flags, registered)
+        return Reading(
+            ref,
+            telemetry,
+            received_at,
+            observed_at,  # type: ignore[arg-type]
+            flags,
+            registered,
+        )
 
-    def _reject(self, reason: Reason, topic: str, detail: str, payload: bytes, at: float
-                ) -> Rejection:
+    def reject(
+        self, reason: Reason, topic: str, detail: str, payload: bytes | bytearray, at: float
+    ) -> Rejection:
         self.rejected[reason] += 1
         return Rejection(reason, topic, detail, _excerpt(payload), at)

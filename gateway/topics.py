@@ -55,7 +55,9 @@ def parse_topic(topic: str) -> Topic:
     """``estate/{site}/{kind}/{device}/{telemetry|status}`` → ``Topic``, or raise ``TopicError``."""
     parts = topic.split("/")
     if len(parts) != 5 or parts[0] != TOPIC_ROOT:
-        raise TopicError("bad_topic", f"expected estate/{{site}}/{{kind}}/{{device}}/..., got {topic!r}")
+        raise TopicError(
+            "bad_topic", f"expected estate/{{site}}/{{kind}}/{{device}}/<channel>, got {topic!r}"
+        )
     _, site, kind, device, channel = parts
     if kind not in _KINDS:
         raise TopicError("unknown_kind", f"unknown kind {kind!r}; expected one of {sorted(_KINDS)}")

@@ -63,8 +63,9 @@ class Tracker:
     def __init__(self) -> None:
         self.states: dict[str, RuleState] = {}
 
-    def evaluate(self, rules: tuple[Rule[Any], ...], state: Any, event_at: float, now: float
-                 ) -> list[Edge]:
+    def evaluate(
+        self, rules: tuple[Rule[Any], ...], state: Any, event_at: float, now: float
+    ) -> list[Edge]:
         """Re-evaluate every rule against ``state``. ``event_at`` is when the state was
         observed (start of a dwell); ``now`` is the injected clock (end of a dwell)."""
         edges: list[Edge] = []
@@ -90,8 +91,9 @@ class Tracker:
         return edges
 
     @staticmethod
-    def _maybe_clear(rule: Rule[Any], rs: RuleState, state: Any, event_at: float, now: float
-                     ) -> Edge | None:
+    def _maybe_clear(
+        rule: Rule[Any], rs: RuleState, state: Any, event_at: float, now: float
+    ) -> Edge | None:
         started = rs.since
         rs.since = None
         if not rs.firing:

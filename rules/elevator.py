@@ -27,14 +27,21 @@ class ElevatorView:
 
     @classmethod
     def first(cls, t: ElevatorTelemetry, th: ElevatorThresholds) -> ElevatorView:
-        return cls(t, th, occupied_seen=t.occupied is True,
-                   door_open_moving_samples=int(t.moving and t.door is not Door.CLOSED))
+        return cls(
+            t,
+            th,
+            occupied_seen=t.occupied is True,
+            door_open_moving_samples=int(t.moving and t.door is not Door.CLOSED),
+        )
 
     def update(self, t: ElevatorTelemetry) -> None:
         previous = self.t
         stopped_same_place = (
-            not t.moving and not previous.moving and t.floor == previous.floor
-            and t.door_zone == previous.door_zone and previous.door is Door.CLOSED
+            not t.moving
+            and not previous.moving
+            and t.floor == previous.floor
+            and t.door_zone == previous.door_zone
+            and previous.door is Door.CLOSED
         )
         if t.occupied is True:
             self.occupied_seen = True
@@ -93,57 +100,81 @@ def power_lost(v: ElevatorView) -> float | None:
 
 ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
     Rule(
-        id="elevator.entrapment", group="entrapment",
-        priority=Priority.EMERGENCY, category=Category.FACILITY,
+        id="elevator.entrapment",
+        group="entrapment",
+        priority=Priority.EMERGENCY,
+        category=Category.FACILITY,
         title="Passenger trapped between floors",
-        condition="normal mode, stopped, door closed, outside the door zone, passenger detected "
-                  "(or occupancy unknown, after the stopped-outside-zone dwell), held ≥ entrapment_s",
-        holds=entrapment_outside_zone, source="ELV-01; GB/T 24476 code 04/11",
+        condition="normal mode, stopped, door closed, outside the door zone, passenger "
+        "detected (or occupancy unknown, after the stopped-outside-zone dwell), "
+        "held ≥ entrapment_s",
+        holds=entrapment_outside_zone,
+        source="ELV-01; GB/T 24476 code 04/11",
     ),
     Rule(
-        id="elevator.entrapment_at_landing", group="entrapment",
-        priority=Priority.EMERGENCY, category=Category.FACILITY,
+        id="elevator.entrapment_at_landing",
+        group="entrapment",
+        priority=Priority.EMERGENCY,
+        category=Category.FACILITY,
         title="Passenger shut in at a landing",
         condition="normal mode, stopped in the door zone, door closed and not reopening, "
-                  "passenger detected, held ≥ entrapment_at_landing_s",
-        holds=entrapment_at_landing, source="ELV-02",
+        "passenger detected, held ≥ entrapment_at_landing_s",
+        holds=entrapment_at_landing,
+        source="ELV-02",
     ),
     Rule(
-        id="elevator.alarm_button", group="entrapment",
-        priority=Priority.EMERGENCY, category=Category.FACILITY,
+        id="elevator.alarm_button",
+        group="entrapment",
+        priority=Priority.EMERGENCY,
+        category=Category.FACILITY,
         title="Alarm button pressed: possible entrapment",
         condition="alarm pressed and not (in the door zone with the door open)",
-        holds=alarm_unfiltered, source="ELV-03; EN 81-28 4.12-4.13",
+        holds=alarm_unfiltered,
+        source="ELV-03; EN 81-28 4.12-4.13",
     ),
     Rule(
-        id="elevator.alarm_follow_up", group="alarm_follow_up",
-        priority=Priority.GENERAL, category=Category.SERVICE,
+        id="elevator.alarm_follow_up",
+        group="alarm_follow_up",
+        priority=Priority.GENERAL,
+        category=Category.SERVICE,
         title="Alarm pressed with the door open at a landing: follow-up call",
         condition="alarm pressed while in the door zone with the door open (filtered alarm)",
-        holds=alarm_filtered, source="ELV-03; EN 81-28 alarm filtering",
+        holds=alarm_filtered,
+        source="ELV-03; EN 81-28 alarm filtering",
     ),
     Rule(
-        id="elevator.stopped_outside_door_zone", group="stopped_outside_door_zone",
-        priority=Priority.GENERAL, category=Category.FACILITY,
+        id="elevator.stopped_outside_door_zone",
+        group="stopped_outside_door_zone",
+        priority=Priority.GENERAL,
+        category=Category.FACILITY,
         title="Car stopped outside the door zone (empty)",
         condition="normal mode, stopped, door closed, outside the door zone, no passenger "
-                  "detected, held ≥ stopped_outside_zone_s",
-        holds=stopped_outside_zone_empty, auto_resolve=True, source="ELV-04; GB/T 24476 code 04",
+        "detected, held ≥ stopped_outside_zone_s",
+        holds=stopped_outside_zone_empty,
+        auto_resolve=True,
+        source="ELV-04; GB/T 24476 code 04",
     ),
     Rule(
-        id="elevator.door_open_while_moving", group="door_open_while_moving",
-        priority=Priority.EMERGENCY, category=Category.FACILITY,
+        id="elevator.door_open_while_moving",
+        group="door_open_while_moving",
+        priority=Priority.EMERGENCY,
+        category=Category.FACILITY,
         title="Door open while the car is moving",
         condition="car moving with the door not closed on ≥ door_open_moving_samples "
-                  "consecutive readings",
-        holds=door_open_while_moving, source="ELV-05; GB/T 24476 code 05 (UCM)",
+        "consecutive readings",
+        holds=door_open_while_moving,
+        source="ELV-05; GB/T 24476 code 05 (UCM)",
     ),
     Rule(
-        id="elevator.power_loss", group="power_loss",
-        priority=Priority.EMERGENCY, category=Category.FACILITY,
+        id="elevator.power_loss",
+        group="power_loss",
+        priority=Priority.EMERGENCY,
+        category=Category.FACILITY,
         title="Elevator mains power lost",
         condition="mains_power false held ≥ power_loss_s; clears after power_restored_s on mains",
-        holds=power_lost, clear_after_s=lambda v: v.th.power_restored_s, auto_resolve=True,
+        holds=power_lost,
+        clear_after_s=lambda v: v.th.power_restored_s,
+        auto_resolve=True,
         source="ELV-10; event 41",
     ),
 )

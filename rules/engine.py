@@ -129,9 +129,18 @@ class RulesEngine:
                 for tracker in (state.rules, state.health):
                     for rule_id in tracker.firing_rules():
                         rule, rs = RULES_BY_ID[rule_id], tracker.states[rule_id]
-                        out.append(Alert(state.device.ref, rule_id, rule.priority.value,
-                                         rule.title, rs.since, rs.fired_at,
-                                         state.device.building, state.device.location))
+                        out.append(
+                            Alert(
+                                state.device.ref,
+                                rule_id,
+                                rule.priority.value,
+                                rule.title,
+                                rs.since,
+                                rs.fired_at,
+                                state.device.building,
+                                state.device.location,
+                            )
+                        )
             return out
 
     def device_states(self) -> list[DeviceState]:
@@ -178,14 +187,18 @@ class RulesEngine:
         where = device.location or f"{device.ref.kind.value} {device.ref.device}"
         return Decision(
             action=Action.FIRE if edge.firing else Action.CLEAR,
-            rule=rule.id, ref=device.ref, at=edge.at,
-            priority=rule.priority, category=rule.category,
+            rule=rule.id,
+            ref=device.ref,
+            at=edge.at,
+            priority=rule.priority,
+            category=rule.category,
             title=f"{rule.title}: {where}",
             description=f"{rule.title} at {where} (site {device.ref.site}). "
-                        f"Condition: {rule.condition}.",
+            f"Condition: {rule.condition}.",
             dedup_key=dedup_key(device.ref, rule.group),
             evidence=self._evidence(state, rule, edge),
-            building=device.building, location=device.location,
+            building=device.building,
+            location=device.location,
             auto_resolve=rule.auto_resolve,
         )
 

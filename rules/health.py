@@ -26,11 +26,15 @@ def offline(v: HealthView) -> float | None:
 
 HEALTH_RULES: tuple[Rule[HealthView], ...] = (
     Rule(
-        id="device.offline", group="offline",
-        priority=Priority.GENERAL, category=Category.FACILITY,
+        id="device.offline",
+        group="offline",
+        priority=Priority.GENERAL,
+        category=Category.FACILITY,
         title="Device offline",
         condition="status topic says offline (Last Will), or no message for longer than the "
-                  "kind's silence limit",
-        holds=offline, auto_resolve=True, source="SEN-01; MQTT Last Will, 1.5× keep-alive",
+        "kind's silence limit",
+        holds=offline,
+        auto_resolve=True,
+        source="SEN-01; MQTT Last Will, 1.5× keep-alive",
     ),
 )

@@ -154,7 +154,9 @@ class DeviceRegistry:
                 for device in building.devices:
                     ref = DeviceRef(site.id, device.kind, device.id)
                     self._devices[ref.key] = RegisteredDevice(
-                        ref=ref, building=building.id, location=device.location,
+                        ref=ref,
+                        building=building.id,
+                        location=device.location,
                         params=device.typed_params(),
                     )
 

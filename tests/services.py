@@ -82,7 +82,7 @@ class PrivateMosquitto:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 (our own binary and config)
+        self.process = subprocess.Popen(
             [self.binary, "-c", str(self.config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -116,8 +116,11 @@ def create_postgres_database() -> str:
 
     admin = postgres_admin_url()
     try:
-        conn = psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"),
-                               autocommit=True, connect_timeout=3)
+        conn = psycopg.connect(
+            admin.replace("postgresql+psycopg://", "postgresql://"),
+            autocommit=True,
+            connect_timeout=3,
+        )
     except psycopg.OperationalError as exc:
         require_service("PostgreSQL", f"{admin}: {exc}")
         raise

@@ -15,8 +15,15 @@ from steward.site import DeviceRegistry, RulesConfig, StewardConfig
 ELEVATOR = DeviceRef("test-site", Kind.ELEVATOR, "elv-1")
 
 IDLE_AT_LANDING: dict[str, Any] = {
-    "floor": 3, "moving": False, "direction": "none", "door": "closed", "door_zone": True,
-    "occupied": False, "alarm": False, "mode": "normal", "mains_power": True,
+    "floor": 3,
+    "moving": False,
+    "direction": "none",
+    "door": "closed",
+    "door_zone": True,
+    "occupied": False,
+    "alarm": False,
+    "mode": "normal",
+    "mains_power": True,
 }
 
 
@@ -28,8 +35,9 @@ class Timeline:
         self.clock = FakeClock()
         self.t0 = self.clock.now()
         self.ref = ref
-        self.engine = RulesEngine(DeviceRegistry(StewardConfig()), config or RulesConfig(),
-                                  self.clock)
+        self.engine = RulesEngine(
+            DeviceRegistry(StewardConfig()), config or RulesConfig(), self.clock
+        )
         self.fields = dict(IDLE_AT_LANDING)
         self.decisions: list[Decision] = []
 

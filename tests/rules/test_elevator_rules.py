@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.payloads import ElevatorTelemetry
+from gateway.reading import Reading
 from rules.decision import Action, Priority
 from steward.site import ElevatorThresholds, RulesConfig
 from tests.rules.helpers import Timeline, cleared, fired
@@ -214,10 +216,6 @@ def test_restored_firing_rule_does_not_fire_again_but_still_clears() -> None:
 def test_out_of_order_reading_does_not_rewind_rule_state() -> None:
     tl = Timeline()
     tl.at(10, **TRAPPED)
-    from gateway.payloads import ElevatorTelemetry
-    from gateway.reading import Reading
-
-    old = ElevatorTelemetry.model_validate(
-        {"ts": 0, **{**tl.fields, "moving": True}})
+    old = ElevatorTelemetry.model_validate({"ts": 0, **tl.fields, "moving": True})
     tl.engine.on_reading(Reading(tl.ref, old, tl.clock.now(), tl.t0 + 1))
     assert fired(tl.tick(41)) == ["elevator.entrapment"]

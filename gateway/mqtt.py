@@ -1,0 +1,274 @@
+"""The MQTT side of the gateway: paho-mqtt in one network thread that also drives rule ticks.
+
+One thread owns the rule state (messages and ticks), so rules need no locking on the hot path.
+The session is persistent (stable client id, clean_session=False) and QoS 1 messages are
+acknowledged only once their reading has been handed on: at once when it decides nothing,
+after the ticket is committed when it does. Reconnects use full-jitter exponential backoff,
+and ticks keep firing while the broker is away.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gateway.decode import DeadLetters, Decoder, Reason, Rejection
+from gateway.reading import Reading, StatusChange
+from gateway.topics import SUBSCRIPTIONS
+from rules.decision import Decision
+from rules.engine import RulesEngine
+from steward.clock import Clock
+
+log = logging.getLogger("steward.gateway")
+
+Ack = Callable[[], None]
+DecisionSink = Callable[[list[Decision], Ack | None], None]
+ReadingSink = Callable[[Reading], None]
+
+
+def backoff_delay(
+    attempt: int, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None
+) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2**attempt)] (AWS architecture blog)."""
+    return (rng or random).uniform(0, min(cap, base * (2 ** min(attempt, 16))))
+
+
+@dataclass
+class GatewayStats:
+    connected: bool = False
+    connects: int = 0
+    disconnects: int = 0
+    messages_in: int = 0
+    readings: int = 0
+    status_changes: int = 0
+    rule_eval_seconds: float = 0.0
+    rule_evals: int = 0
+    last_error: str = ""
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+
+class MqttGateway:
+    def __init__(
+        self,
+        *,
+        broker: BrokerAddress,
+        client_id: str,
+        decoder: Decoder,
+        engine: RulesEngine,
+        dead_letters: DeadLetters,
+        on_decisions: DecisionSink,
+        clock: Clock,
+        keepalive_s: int = 30,
+        tick_interval_s: float = 1.0,
+        on_reading: ReadingSink | None = None,
+    ) -> None:
+        self.broker = broker
+        self.decoder = decoder
+        self.engine = engine
+        self.dead_letters = dead_letters
+        self.on_decisions = on_decisions
+        self.on_reading = on_reading
+        self.clock = clock
+        self.keepalive_s = keepalive_s
+        self.tick_interval_s = tick_interval_s
+        self.stats = GatewayStats()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._generation = 0  # connection number: an ack never crosses a reconnect
+        self._next_tick = 0.0
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        if broker.username:
+            self._client.username_pw_set(broker.username, broker.password)
+        self._client.max_inflight_messages_set(1000)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="steward-gateway", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        try:
+            self._client.disconnect()
+        except Exception:
+            log.debug("disconnect on stop failed", exc_info=True)
+
+    @property
+    def connected(self) -> bool:
+        return self.stats.connected
+
+    # -- network thread ---------------------------------------------------------------------
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                self._client.connect(self.broker.host, self.broker.port, self.keepalive_s)
+            except (OSError, ValueError) as exc:
+                delay = backoff_delay(attempt)
+                attempt += 1
+                self.stats.last_error = f"connect to {self.broker.host}:{self.broker.port}: {exc}"
+                log.warning("%s; retrying in %.1fs", self.stats.last_error, delay)
+                self._idle(delay)
+                continue
+            rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+            while not self._stop.is_set() and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                rc = self._client.loop(timeout=min(0.05, self.tick_interval_s))
+                self._tick_if_due()
+            if self.stats.connected:
+                attempt = 0
+            self.stats.connected = False
+            if not self._stop.is_set():
+                delay = backoff_delay(attempt)
+                attempt += 1
+                log.warning("MQTT connection lost (%s); reconnecting in %.1fs", rc, delay)
+                self._idle(delay)
+
+    def _idle(self, seconds: float) -> None:
+        """Wait out a backoff while still firing rule timers."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            self._tick_if_due()
+            self._stop.wait(min(self.tick_interval_s, max(0.0, deadline - time.monotonic())))
+
+    def _tick_if_due(self) -> None:
+        mono = time.monotonic()
+        if mono < self._next_tick:
+            return
+        self._next_tick = mono + self.tick_interval_s
+        try:
+            with self.engine.lock:
+                decisions = self.engine.tick()
+        except Exception as exc:  # one bad tick must not stop the gateway
+            log.exception("rule tick failed")
+            self.stats.last_error = f"tick: {exc!r}"
+            return
+        if decisions:
+            self.on_decisions(decisions, None)
+
+    # -- paho callbacks (network thread) ----------------------------------------------------
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        _props: object,
+    ) -> None:
+        if reason.is_failure:
+            self.stats.last_error = f"broker refused connection: {reason}"
+            log.error(self.stats.last_error)
+            return
+        self._generation += 1
+        self.stats.connected = True
+        self.stats.connects += 1
+        client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+        log.info(
+            "connected to MQTT %s:%d (session present: %s)",
+            self.broker.host,
+            self.broker.port,
+            _flags.session_present,
+        )
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        _props: object,
+    ) -> None:
+        self.stats.connected = False
+        self.stats.disconnects += 1
+        log.info("disconnected from MQTT: %s", reason)
+
+    def _on_message(self, client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+        self.stats.messages_in += 1
+        decisions = self._process(msg)
+        if msg.qos == 0:
+            if decisions:
+                self.on_decisions(decisions, None)
+            return
+        ack = self._acker(client, msg.mid, msg.qos)
+        if decisions:
+            self.on_decisions(decisions, ack)
+        else:
+            ack()
+
+    def _acker(self, client: mqtt.Client, mid: int, qos: int) -> Ack:
+        generation = self._generation
+
+        def ack() -> None:
+            if generation == self._generation:  # else the broker redelivers it anyway
+                client.ack(mid, qos)
+
+        return ack
+
+    def _process(self, msg: mqtt.MQTTMessage) -> list[Decision]:
+        received_at = self.clock.now()
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            self.dead_letters.add(
+                self.decoder.reject(
+                    Reason.BAD_TOPIC,
+                    repr(msg._topic),
+                    "topic is not UTF-8",
+                    msg.payload,
+                    received_at,
+                )
+            )
+            return []
+        try:
+            result = self.decoder.decode(topic, msg.payload, received_at)
+            if isinstance(result, Rejection):
+                self.dead_letters.add(result)
+                return []
+            started = time.perf_counter()
+            with self.engine.lock:
+                if isinstance(result, StatusChange):
+                    self.stats.status_changes += 1
+                    decisions = self.engine.on_status(result)
+                else:
+                    self.stats.readings += 1
+                    decisions = self.engine.on_reading(result)
+            self.stats.rule_eval_seconds += time.perf_counter() - started
+            self.stats.rule_evals += 1
+            if isinstance(result, Reading) and self.on_reading is not None:
+                self.on_reading(result)
+        except Exception as exc:  # per-message error boundary: count, log once, go on
+            log.exception("processing %s failed", topic)
+            self.stats.last_error = f"{topic}: {exc!r}"
+            self.dead_letters.add(
+                self.decoder.reject(
+                    Reason.INTERNAL_ERROR, topic, repr(exc), msg.payload, received_at
+                )
+            )
+            return []
+        return decisions
