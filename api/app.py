@@ -1,0 +1,47 @@
+"""The FastAPI app factory. Its lifespan owns the ``Steward`` runtime (gateway, rules,
+writer, database) unless the caller passes one it already owns (tests, the demo)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from api.deps import require_api_key
+from api.errors import install_error_handlers
+from api.routes import alerts, devices, health, tickets
+from steward import __version__
+from steward.runtime import Steward
+from steward.settings import Settings
+
+log = logging.getLogger("steward.api")
+
+
+def create_app(steward: Steward | None = None, settings: Settings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if steward is not None:
+            app.state.steward = steward
+            yield
+            return
+        owned = Steward(settings or Settings())
+        owned.start()
+        app.state.steward = owned
+        try:
+            yield
+        finally:
+            owned.stop()
+
+    app = FastAPI(
+        title="Steward",
+        version=__version__,
+        summary="Facility monitoring and auto-ticketing for property management",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (tickets.router, alerts.router, devices.router):
+        app.include_router(router, prefix="/api/v1", dependencies=[Depends(require_api_key)])
+    app.include_router(health.router)
+    return app

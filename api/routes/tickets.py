@@ -1,0 +1,85 @@
+"""``/api/v1/tickets``: list, get, open a manual ticket, lifecycle actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response
+
+from api.deps import StewardDep
+from api.errors import ERROR_RESPONSES
+from gateway.topics import Kind
+from rules.decision import Category, Priority
+from tickets.lifecycle import Status, TicketAction
+from tickets.schemas import ActionIn, ManualTicketIn, TicketPage, TicketView
+
+router = APIRouter(prefix="/tickets", tags=["tickets"], responses=ERROR_RESPONSES)
+TicketNumber = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
+
+
+@router.get("", response_model=TicketPage)
+def list_tickets(
+    steward: StewardDep,
+    status: Annotated[list[Status] | None, Query()] = None,
+    priority: Priority | None = None,
+    category: Category | None = None,
+    site: Annotated[str | None, Query(max_length=63)] = None,
+    kind: Kind | None = None,
+    device: Annotated[str | None, Query(max_length=63)] = None,
+    rule: Annotated[str | None, Query(max_length=100)] = None,
+    opened_after: datetime | None = None,
+    opened_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> TicketPage:
+    """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    return steward.tickets.list(
+        status=status or [],
+        priority=priority,
+        category=category,
+        site=site,
+        kind=kind,
+        device=device,
+        rule=rule,
+        opened_after=opened_after,
+        opened_before=opened_before,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/{number}", response_model=TicketView)
+def get_ticket(steward: StewardDep, number: TicketNumber) -> TicketView:
+    return steward.tickets.get(number=number)
+
+
+@router.post("", response_model=TicketView, status_code=201)
+def open_manual_ticket(
+    steward: StewardDep,
+    body: ManualTicketIn,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> TicketView:
+    """An owner's complaint or request. The same ``Idempotency-Key`` returns the same ticket."""
+    view, created = steward.tickets.open_manual(
+        ticket=body, idempotency_key=idempotency_key, actor="api"
+    )
+    if not created:
+        response.status_code = 200
+    return view
+
+
+def _action_route(action: TicketAction) -> None:
+    def act(steward: StewardDep, number: TicketNumber, body: ActionIn) -> TicketView:
+        return steward.tickets.act(number=number, action=action, actor=body.actor, note=body.note)
+
+    act.__name__ = f"{action.value}_ticket"
+    act.__doc__ = f"Lifecycle action '{action.value}', recorded in the ticket's history."
+    router.post(
+        f"/{{number}}/{action.value}", response_model=TicketView, name=f"{action.value}_ticket"
+    )(act)
+
+
+for _action in TicketAction:
+    _action_route(_action)

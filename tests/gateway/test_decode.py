@@ -1,0 +1,144 @@
+"""The decode/validate path: every kind accepted, every bad input rejected with its reason."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from gateway.decode import Decoder, Reason, Rejection
+from gateway.reading import Reading, StatusChange
+from gateway.topics import Kind
+from steward.site import DeviceRegistry, StewardConfig, example_site_path, load_site_config
+
+NOW = 1_767_225_600.0
+VALID = {
+    "elevator": {
+        "floor": 3,
+        "moving": False,
+        "direction": "none",
+        "door": "closed",
+        "door_zone": True,
+        "occupied": False,
+        "alarm": False,
+        "mode": "normal",
+    },
+    "water_pressure": {"pressure_mpa": 0.32, "current_ma": 7.2},
+    "extinguisher": {"pressure_mpa": 1.2, "on_bracket": True, "tilt_deg": 2.0},
+    "patrol": {"guard_id": "g-07", "tag_id": "tag-ramp"},
+}
+
+
+def decoder(**kwargs: object) -> Decoder:
+    return Decoder(DeviceRegistry(StewardConfig()), **kwargs)  # type: ignore[arg-type]
+
+
+def payload(kind: str, **extra: object) -> bytes:
+    return orjson.dumps({"ts": int(NOW * 1000), **VALID[kind], **extra})
+
+
+@pytest.mark.parametrize("kind", list(VALID))
+def test_each_kind_becomes_a_reading(kind: str) -> None:
+    result = decoder().decode(f"estate/site-a/{kind}/dev-1/telemetry", payload(kind), NOW)
+    assert isinstance(result, Reading)
+    assert result.ref.kind is Kind(kind)
+    assert result.observed_at == NOW
+    assert result.registered is False
+
+
+@pytest.mark.parametrize(
+    ("topic", "body", "reason"),
+    [
+        ("estate/site-a/elevator/dev-1/telemetry", b"{not json", Reason.NOT_JSON),
+        ("estate/site-a/elevator/dev-1/telemetry", b"\xff\xfe\x00", Reason.NOT_JSON),
+        ("estate/site-a/elevator/dev-1/telemetry", b"[1, 2]", Reason.SCHEMA),
+        ("estate/site-a/elevator/dev-1/telemetry", b'{"ts": 1}', Reason.SCHEMA),
+        ("estate/site-a/toaster/dev-1/telemetry", b"{}", Reason.UNKNOWN_KIND),
+        ("estate/Site A/elevator/dev-1/telemetry", b"{}", Reason.BAD_ID),
+        ("estate/site-a/elevator/-dev/telemetry", b"{}", Reason.BAD_ID),
+        ("estate/site-a/elevator/dev-1", b"{}", Reason.BAD_TOPIC),
+        ("estate/site-a/elevator/dev-1/telemetry/extra", b"{}", Reason.BAD_TOPIC),
+        ("estate/site-a/elevator/dev-1/status", b"maybe", Reason.BAD_STATUS),
+    ],
+)
+def test_bad_input_is_rejected_with_its_reason(topic: str, body: bytes, reason: Reason) -> None:
+    d = decoder()
+    result = d.decode(topic, body, NOW)
+    assert isinstance(result, Rejection)
+    assert result.reason is reason
+    assert result.detail
+    assert d.rejected[reason] == 1
+
+
+def test_schema_errors_say_which_field_is_wrong() -> None:
+    body = orjson.dumps({"ts": int(NOW * 1000), **VALID["elevator"], "door": "ajar"})
+    result = decoder().decode("estate/s/elevator/d/telemetry", body, NOW)
+    assert isinstance(result, Rejection)
+    assert "door" in result.detail
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "1e999"])
+def test_non_finite_numbers_are_schema_errors(bad: str) -> None:
+    body = b'{"ts": 1767225600000, "pressure_mpa": ' + bad.encode() + b"}"
+    result = decoder().decode("estate/s/water_pressure/d/telemetry", body, NOW)
+    assert isinstance(result, Rejection)
+    assert result.reason in {Reason.SCHEMA, Reason.NOT_JSON}
+
+
+def test_oversize_payload_is_rejected_before_parsing() -> None:
+    result = decoder(max_payload_bytes=1024).decode(
+        "estate/s/patrol/d/telemetry", b"{" + b" " * 2000 + b"}", NOW
+    )
+    assert isinstance(result, Rejection)
+    assert result.reason is Reason.TOO_LARGE
+
+
+def test_repeated_or_older_seq_is_a_duplicate_until_the_device_reboots() -> None:
+    d = decoder()
+    topic = "estate/s/patrol/d/telemetry"
+    assert isinstance(d.decode(topic, payload("patrol", seq=5), NOW), Reading)
+    dup = d.decode(topic, payload("patrol", seq=5), NOW)
+    assert isinstance(dup, Rejection)
+    assert dup.reason is Reason.DUPLICATE_SEQ
+    older = d.decode(topic, payload("patrol", seq=3), NOW)
+    assert isinstance(older, Rejection)
+    assert isinstance(d.decode("estate/s/patrol/d/status", b"online", NOW), StatusChange)
+    assert isinstance(d.decode(topic, payload("patrol", seq=0), NOW), Reading)
+
+
+def test_implausible_device_time_falls_back_to_receive_time_and_is_flagged() -> None:
+    d = decoder()
+    future = orjson.dumps({**VALID["patrol"], "ts": int((NOW + 86400) * 1000)})
+    result = d.decode("estate/s/patrol/d/telemetry", future, NOW)
+    assert isinstance(result, Reading)
+    assert result.observed_at == NOW
+    assert "clock_skew" in result.flags
+    rfc = orjson.dumps({**VALID["patrol"], "ts": "2026-01-01T07:59:30+08:00"})
+    ok = d.decode("estate/s/patrol/d2/telemetry", rfc, NOW)
+    assert isinstance(ok, Reading)
+    assert ok.observed_at == NOW - 30
+    assert not ok.flags
+
+
+def test_naive_timestamp_is_rejected() -> None:
+    body = orjson.dumps({**VALID["patrol"], "ts": "2026-01-01T00:00:00"})
+    result = decoder().decode("estate/s/patrol/d/telemetry", body, NOW)
+    assert isinstance(result, Rejection)
+    assert "offset" in result.detail
+
+
+def test_strict_mode_rejects_unregistered_devices_and_accepts_registered_ones() -> None:
+    registry = DeviceRegistry(load_site_config(example_site_path()))
+    d = Decoder(registry, strict_devices=True)
+    known = d.decode("estate/maple-court/elevator/b1-elv-a/telemetry", payload("elevator"), NOW)
+    assert isinstance(known, Reading)
+    assert known.registered
+    unknown = d.decode("estate/maple-court/elevator/zz-1/telemetry", payload("elevator"), NOW)
+    assert isinstance(unknown, Rejection)
+    assert unknown.reason is Reason.UNREGISTERED
+
+
+def test_status_topic_online_offline() -> None:
+    d = decoder()
+    off = d.decode("estate/s/elevator/d/status", b"offline", NOW)
+    assert isinstance(off, StatusChange)
+    assert off.online is False
