@@ -108,7 +108,7 @@ class DecisionWriter:
                     delay,
                 )
                 if self._stop.wait(delay):
-                    log.error(
+                    log.exception(
                         "stopping with %d uncommitted decisions (not acknowledged; "
                         "QoS 1 messages will be redelivered)",
                         len(decisions),
