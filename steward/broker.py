@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -82,8 +83,9 @@ class EmbeddedBroker:
             folder = Path(self._tmp.name)
         folder.mkdir(parents=True, exist_ok=True)
         config = folder / "mosquitto.conf"
+        run_as = "user root\n" if os.geteuid() == 0 else ""  # else it cannot save sessions
         config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            run_as + f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {folder}/\nlog_dest none\n"
         )
         binary = shutil.which("mosquitto") or "mosquitto"

@@ -66,8 +66,10 @@ class PrivateMosquitto:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config = workdir / "mosquitto.conf"
+        # as root, Mosquitto would drop to user 'mosquitto' and fail to save its sessions
+        run_as = "user root\n" if os.geteuid() == 0 else ""
         self.config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
+            run_as + f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {workdir}/\n"
