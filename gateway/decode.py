@@ -14,10 +14,11 @@ import threading
 from collections import Counter, deque
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import cast
 
 from pydantic import ValidationError
 
-from gateway.payloads import SCHEMAS
+from gateway.payloads import SCHEMAS, Telemetry
 from gateway.reading import Reading, StatusChange
 from gateway.topics import Channel, TopicError, parse_topic
 from steward.site import DeviceRegistry
@@ -158,14 +159,7 @@ class Decoder:
         else:
             observed_at, flags = received_at, frozenset({"clock_skew"})
         self.accepted[ref.kind.value] += 1
-        return Reading(
-            ref,
-            telemetry,
-            received_at,
-            observed_at,  # type: ignore[arg-type]
-            flags,
-            registered,
-        )
+        return Reading(ref, cast(Telemetry, telemetry), received_at, observed_at, flags, registered)
 
     def reject(
         self, reason: Reason, topic: str, detail: str, payload: bytes | bytearray, at: float

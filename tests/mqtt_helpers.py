@@ -18,8 +18,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition"
-             ) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
     """Poll real I/O (not simulated time) until ``predicate`` holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -40,8 +39,9 @@ class Publisher:
         self.client.connect(host, port)
         self.client.loop_start()
 
-    def publish(self, topic: str, payload: bytes | str | dict[str, Any], qos: int = 1,
-                retain: bool = False) -> mqtt.MQTTMessageInfo:
+    def publish(
+        self, topic: str, payload: bytes | str | dict[str, Any], qos: int = 1, retain: bool = False
+    ) -> mqtt.MQTTMessageInfo:
         body = orjson.dumps(payload) if isinstance(payload, dict) else payload
         return self.client.publish(topic, body, qos=qos, retain=retain)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
@@ -11,7 +13,7 @@ from gateway.topics import Kind
 from steward.site import DeviceRegistry, StewardConfig, example_site_path, load_site_config
 
 NOW = 1_767_225_600.0
-VALID = {
+VALID: dict[str, dict[str, Any]] = {
     "elevator": {
         "floor": 3,
         "moving": False,

@@ -22,8 +22,16 @@ from tests.services import PrivateMosquitto
 
 pytestmark = pytest.mark.mosquitto
 
-IDLE = {"floor": 2, "moving": False, "direction": "none", "door": "closed", "door_zone": True,
-        "occupied": False, "alarm": False, "mode": "normal"}
+IDLE = {
+    "floor": 2,
+    "moving": False,
+    "direction": "none",
+    "door": "closed",
+    "door_zone": True,
+    "occupied": False,
+    "alarm": False,
+    "mode": "normal",
+}
 
 
 class Harness:
@@ -41,9 +49,14 @@ class Harness:
     def _gateway(self) -> MqttGateway:
         host, port, _, _ = mqtt_address(self.url)
         return MqttGateway(
-            broker=BrokerAddress(host, port), client_id=self.client_id, decoder=self.decoder,
-            engine=self.engine, dead_letters=self.dead_letters, on_decisions=self._collect,
-            clock=self.clock, tick_interval_s=0.05,
+            broker=BrokerAddress(host, port),
+            client_id=self.client_id,
+            decoder=self.decoder,
+            engine=self.engine,
+            dead_letters=self.dead_letters,
+            on_decisions=self._collect,
+            clock=self.clock,
+            tick_interval_s=0.05,
         )
 
     def _collect(self, decisions: list[Decision], ack: Ack | None) -> None:
@@ -78,13 +91,17 @@ def elevator(site: str, device: str, seq: int, **fields: Any) -> tuple[str, byte
 def malformed(site: str, i: int) -> tuple[tuple[str, bytes], Reason]:
     kinds: list[tuple[tuple[str, bytes], Reason]] = [
         ((f"estate/{site}/elevator/bad-{i}/telemetry", b"{oops"), Reason.NOT_JSON),
-        ((f"estate/{site}/elevator/bad-{i}/telemetry", b'{"ts": 1, "floor": "x"}'),
-         Reason.SCHEMA),
+        ((f"estate/{site}/elevator/bad-{i}/telemetry", b'{"ts": 1, "floor": "x"}'), Reason.SCHEMA),
         ((f"estate/{site}/toaster/bad-{i}/telemetry", b"{}"), Reason.UNKNOWN_KIND),
         ((f"estate/{site}/elevator/BAD_{i}/telemetry", b"{}"), Reason.BAD_ID),
         ((f"estate/{site}/elevator/bad-{i}/telemetry", b"[" * 70_000), Reason.TOO_LARGE),
-        ((f"estate/{site}/water_pressure/bad-{i}/telemetry",
-          b'{"ts": 1767225600000, "pressure_mpa": NaN}'), Reason.SCHEMA),
+        (
+            (
+                f"estate/{site}/water_pressure/bad-{i}/telemetry",
+                b'{"ts": 1767225600000, "pressure_mpa": NaN}',
+            ),
+            Reason.SCHEMA,
+        ),
     ]
     return kinds[i % len(kinds)]
 
@@ -143,7 +160,8 @@ def test_qos1_alarms_published_while_gateway_is_down_arrive_after_it_reconnects(
     harness.restart()
     wait_for(lambda: len(harness.rules_fired(site)) == 20, what="20 alarms")
     assert sorted(harness.rules_fired(site)) == sorted(
-        (f"car{i}", "elevator.alarm_button") for i in range(20))
+        (f"car{i}", "elevator.alarm_button") for i in range(20)
+    )
 
 
 def test_broker_restart_gateway_reconnects_and_loses_no_qos1_message(

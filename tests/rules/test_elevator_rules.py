@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gateway.payloads import ElevatorTelemetry
@@ -10,7 +12,13 @@ from rules.decision import Action, Priority
 from steward.site import ElevatorThresholds, RulesConfig
 from tests.rules.helpers import Timeline, cleared, fired
 
-TRAPPED = {"moving": False, "door": "closed", "door_zone": False, "occupied": True, "floor": 7}
+TRAPPED: dict[str, Any] = {
+    "moving": False,
+    "door": "closed",
+    "door_zone": False,
+    "occupied": True,
+    "floor": 7,
+}
 
 
 def test_entrapment_outside_zone_fires_after_30s_of_dwell_on_a_tick() -> None:
@@ -44,7 +52,7 @@ def test_entrapment_needs_a_passenger_seen_during_the_stop() -> None:
         {"moving": True},  # travelling
     ],
 )
-def test_entrapment_does_not_fire_outside_its_condition(near_miss: dict[str, object]) -> None:
+def test_entrapment_does_not_fire_outside_its_condition(near_miss: dict[str, Any]) -> None:
     tl = Timeline()
     tl.every(0, 120, **{**TRAPPED, **near_miss})
     assert "elevator.entrapment" not in fired(tl.decisions)
