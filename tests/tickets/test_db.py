@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from steward.clock import FakeClock
+from tests.tickets.helpers import ENTRAPMENT_KEY, fire
 from tickets.db import make_engine, migrate, ping, read_session, write_session
 from tickets.models import Base, Ticket
 from tickets.service import TicketService
-from tests.tickets.helpers import ENTRAPMENT_KEY, fire
 
 
 def test_postgres_urls_use_psycopg_3() -> None:
@@ -31,7 +31,7 @@ def test_postgres_urls_use_psycopg_3() -> None:
 
 @pytest.mark.parametrize("url", ["mysql://u@h/db", "sqlite://", "sqlite:///:memory:"])
 def test_unsupported_urls_are_refused(url: str) -> None:
-    with pytest.raises(ValueError, match="SQLite|unsupported"):
+    with pytest.raises(ValueError, match=r"SQLite|unsupported"):
         make_engine(url)
 
 
@@ -81,10 +81,14 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert (
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        )
 
 
-def test_times_come_back_as_aware_utc(service: TicketService, sessions: sessionmaker[Session], clock: FakeClock) -> None:
+def test_times_come_back_as_aware_utc(
+    service: TicketService, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
     service.apply(decisions=[fire(clock)])
     with sessions() as session:
         ticket = session.scalars(select(Ticket)).one()

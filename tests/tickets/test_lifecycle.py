@@ -93,8 +93,12 @@ def test_starting_an_open_ticket_acknowledges_it() -> None:
 def test_a_progress_update_needs_a_note(note: str | None) -> None:
     with pytest.raises(NoteRequired):
         transition(
-            LifecycleState(S.IN_PROGRESS), A.PROGRESS, actor="a", at=T0,
-            follow_up_after=FOLLOW_UP, note=note,
+            LifecycleState(S.IN_PROGRESS),
+            A.PROGRESS,
+            actor="a",
+            at=T0,
+            follow_up_after=FOLLOW_UP,
+            note=note,
         )
 
 
@@ -105,7 +109,11 @@ def test_resolving_schedules_the_follow_up_call() -> None:
 
 def test_reopening_clears_the_resolution_but_keeps_the_first_response() -> None:
     closed = LifecycleState(
-        S.CLOSED, owner="alice", acknowledged_at=T0, resolved_at=T0, closed_at=T0,
+        S.CLOSED,
+        owner="alice",
+        acknowledged_at=T0,
+        resolved_at=T0,
+        closed_at=T0,
         follow_up_by=T0 + FOLLOW_UP,
     )
     reopened = act(closed, A.REOPEN, actor="carol")
@@ -119,8 +127,12 @@ def test_cancelling_records_when_the_ticket_left_service() -> None:
 def test_reopen_is_refused_while_another_ticket_holds_the_condition() -> None:
     with pytest.raises(InvalidTransition, match="ST-000042") as caught:
         transition(
-            LifecycleState(S.RESOLVED), A.REOPEN, actor="a", at=T0,
-            follow_up_after=FOLLOW_UP, reopen_blocked_by="ST-000042",
+            LifecycleState(S.RESOLVED),
+            A.REOPEN,
+            actor="a",
+            at=T0,
+            follow_up_after=FOLLOW_UP,
+            reopen_blocked_by="ST-000042",
         )
     assert caught.value.allowed == ["close"]
 

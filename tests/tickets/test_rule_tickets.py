@@ -12,21 +12,32 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.topics import DeviceRef, Kind
 from rules.decision import Priority
 from steward.clock import FakeClock
+from tests.tickets.helpers import ENTRAPMENT_KEY, at, clear, fire
 from tickets.lifecycle import Status, TicketAction
 from tickets.models import Ticket
 from tickets.schemas import Source
 from tickets.service import TicketService
-from tests.tickets.helpers import ENTRAPMENT_KEY, at, clear, fire
 
 MIN = timedelta(minutes=1)
 
 
-def test_a_firing_rule_opens_a_ticket_with_its_sla(service: TicketService, clock: FakeClock) -> None:
+def test_a_firing_rule_opens_a_ticket_with_its_sla(
+    service: TicketService, clock: FakeClock
+) -> None:
     [view] = service.apply(decisions=[fire(clock, evidence={"floor": 7, "dwell_s": 62})])
     opened = at(clock)
     assert view.id == "ST-000001"
-    assert (view.status, view.priority, view.source) == (Status.OPEN, Priority.EMERGENCY, Source.RULE)
-    assert (view.site, view.device, view.kind, view.building) == ("tower", "lift-1", Kind.ELEVATOR, "b1")
+    assert (view.status, view.priority, view.source) == (
+        Status.OPEN,
+        Priority.EMERGENCY,
+        Source.RULE,
+    )
+    assert (view.site, view.device, view.kind, view.building) == (
+        "tower",
+        "lift-1",
+        Kind.ELEVATOR,
+        "b1",
+    )
     assert (view.rule, view.dedup_key) == ("elevator.entrapment", ENTRAPMENT_KEY)
     assert (view.respond_by, view.onsite_by) == (opened + 15 * MIN, opened + 30 * MIN)
     assert (view.plan_by, view.resolve_by, view.follow_up_by) == (None, None, None)
@@ -77,7 +88,9 @@ def test_a_related_rule_with_higher_priority_raises_the_ticket(
         {"from": "general", "to": "emergency", "rule": "elevator.entrapment"},
     )
     # A lower priority firing later never lowers it.
-    [again] = service.apply(decisions=[fire(clock, rule="elevator.alarm_follow_up", priority=Priority.GENERAL)])
+    [again] = service.apply(
+        decisions=[fire(clock, rule="elevator.alarm_follow_up", priority=Priority.GENERAL)]
+    )
     assert again.priority is Priority.EMERGENCY
     assert again.history[-1].action == "occurred"
 
@@ -99,7 +112,16 @@ def test_a_cleared_condition_is_noted_and_firing_again_unnotes_it(
 def test_a_clear_with_auto_resolve_resolves_as_steward(
     service: TicketService, clock: FakeClock
 ) -> None:
-    service.apply(decisions=[fire(clock, rule="device.offline", key="tower/elevator/lift-1/offline", priority=Priority.IMPORTANT)])
+    service.apply(
+        decisions=[
+            fire(
+                clock,
+                rule="device.offline",
+                key="tower/elevator/lift-1/offline",
+                priority=Priority.IMPORTANT,
+            )
+        ]
+    )
     clock.advance(120)
     [resolved] = service.apply(
         decisions=[clear(clock, key="tower/elevator/lift-1/offline", auto_resolve=True)]
@@ -109,7 +131,10 @@ def test_a_clear_with_auto_resolve_resolves_as_steward(
     assert resolved.follow_up_by == at(clock) + 48 * 60 * MIN
     last = resolved.history[-1]
     assert (last.action, last.actor, last.from_status, last.to_status) == (
-        "resolved", "steward", Status.OPEN, Status.RESOLVED,
+        "resolved",
+        "steward",
+        Status.OPEN,
+        Status.RESOLVED,
     )
     assert service.active_for(dedup_keys=["tower/elevator/lift-1/offline"]) == {}
 
@@ -127,20 +152,31 @@ def test_the_condition_returning_after_resolution_opens_a_new_ticket(
     [second] = service.apply(decisions=[fire(clock)])
     assert second.id != first.id
     assert second.occurrences == 1
-    assert service.active_for(dedup_keys=[ENTRAPMENT_KEY, "no/such/key"]) == {ENTRAPMENT_KEY: second.id}
+    assert service.active_for(dedup_keys=[ENTRAPMENT_KEY, "no/such/key"]) == {
+        ENTRAPMENT_KEY: second.id
+    }
 
 
 def test_a_batch_is_applied_in_order_and_all_or_nothing(
     service: TicketService, clock: FakeClock
 ) -> None:
     other = DeviceRef("tower", Kind.ELEVATOR, "lift-2")
-    views = service.apply(decisions=[fire(clock), fire(clock, ref=other), fire(clock), clear(clock)])
+    views = service.apply(
+        decisions=[fire(clock), fire(clock, ref=other), fire(clock), clear(clock)]
+    )
     assert [(v.id, v.occurrences) for v in views] == [
-        ("ST-000001", 1), ("ST-000002", 1), ("ST-000001", 2), ("ST-000001", 2),
+        ("ST-000001", 1),
+        ("ST-000002", 1),
+        ("ST-000001", 2),
+        ("ST-000001", 2),
     ]
     assert service.count_active() == 2
-    unserialisable = fire(clock, ref=DeviceRef("tower", Kind.ELEVATOR, "lift-3"), evidence={"x": object()})
-    with pytest.raises(StatementError, match='not JSON serializable'):
-        service.apply(decisions=[fire(clock, ref=DeviceRef("tower", Kind.ELEVATOR, "lift-4")), unserialisable])
+    unserialisable = fire(
+        clock, ref=DeviceRef("tower", Kind.ELEVATOR, "lift-3"), evidence={"x": object()}
+    )
+    with pytest.raises((StatementError, TypeError), match="not JSON serializable"):
+        service.apply(
+            decisions=[fire(clock, ref=DeviceRef("tower", Kind.ELEVATOR, "lift-4")), unserialisable]
+        )
     assert service.count_active() == 2
     assert len(service.outbox_after(event_pk=0)) == 4

@@ -1,0 +1,130 @@
+"""Engines, migrations, sessions and readiness for the ticket store.
+
+SQLite (the one-command default) and PostgreSQL (production, CI) behave the same to callers:
+
+- SQLite runs in WAL mode with foreign keys on. Python's sqlite3 module issues its own BEGINs
+  and breaks SAVEPOINT, so the driver is put in autocommit and SQLAlchemy emits BEGIN itself:
+  ``BEGIN IMMEDIATE`` for write transactions (take the write lock up front instead of failing
+  with "database is locked" when a read turns into a write), plain ``BEGIN`` for reads so
+  readers never wait for writers.
+- PostgreSQL goes through psycopg 3 with pre-ping, so a restarted server costs one retry of
+  the pool, not an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+POSTGRES_CONNECT_TIMEOUT_S = 5
+MIGRATION_LOCK = 0x5354_5744  # "STWD": one migrating process at a time on PostgreSQL
+WRITE = "steward_write"
+"""Execution option marking a connection whose transaction will write."""
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``sqlite:///path`` or ``postgresql://...`` (any postgresql driver suffix
+    is replaced by psycopg 3, the one installed)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(
+            parsed.set(drivername="postgresql+psycopg"),
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+        )
+    raise ValueError(f"unsupported database URL {parsed!r}: use sqlite:///path or postgresql://")
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    if not url.database or url.database == ":memory:":
+        # Each pooled connection would get its own empty database.
+        raise ValueError("an in-memory SQLite database cannot be shared; give a file path")
+    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url.set(drivername="sqlite+pysqlite"),
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+    event.listen(engine, "connect", _configure_sqlite)
+    event.listen(engine, "begin", _begin_sqlite)
+    return engine
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, see _begin_sqlite
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable across crashes in WAL mode
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    writing = connection.get_execution_options().get(WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+def alembic_config() -> Config:
+    """Built in code, so migrations run from an installed package without an alembic.ini."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent; safe to run at every start)."""
+    config = alembic_config()
+    with engine.connect().execution_options(**{WRITE: True}) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            # Two processes starting together must not both create the tables.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    # Objects stay readable after commit: views are built from them after the transaction.
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One write transaction: commits on success, rolls back on any exception."""
+    with sessions() as session, session.begin():
+        session.connection(execution_options={WRITE: True})
+        yield session
+
+
+@contextmanager
+def read_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    with sessions() as session, session.begin():
+        yield session
+
+
+def ping(engine: Engine) -> bool:
+    """Readiness: can we run a query now? Logs why not, once per failed check."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        log.warning("database %s not reachable: %s", engine.url.render_as_string(), exc)
+        return False
+    return True

@@ -1,0 +1,206 @@
+"""``TicketService``: the ticket store's API for the rules pipeline and the HTTP API.
+
+Every method is one transaction. Writes go through a ``Journal``, so every change appends
+history and leaves exactly one outbox event in the same commit. Times come from the injected
+clock only.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.topics import Kind
+from rules.decision import Action, Category, Decision, Priority
+from steward.clock import Clock, as_datetime
+from tickets import changes
+from tickets.db import read_session, write_session
+from tickets.errors import Conflict, InvalidRequest
+from tickets.lifecycle import ACTIVE_STATUSES, Status, TicketAction
+from tickets.listing import TicketFilter, encode_cursor, page_query
+from tickets.models import OutboxEvent, Ticket
+from tickets.outbox import Journal, OutboxRecord, outbox_record
+from tickets.render import ticket_view
+from tickets.schemas import ManualTicketIn, TicketPage, TicketView
+from tickets.sla import SlaPolicy
+from tickets.store import find_by_idempotency_key, get_ticket
+
+IDEMPOTENCY_KEY_MAX = 200
+_KEY_CHUNK = 500  # stay far below any database's bound-parameter limit
+
+
+class TicketService:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        sla: SlaPolicy | None = None,
+        *,
+        event_source: str = "/steward",
+    ) -> None:
+        """``event_source`` prefixes the CloudEvents ``source`` (``{prefix}/sites/{site}``)."""
+        self._sessions = session_factory
+        self._clock = clock
+        self._sla = sla or SlaPolicy()
+        self._event_source = event_source
+
+    @contextmanager
+    def _writing(self) -> Iterator[Journal]:
+        with write_session(self._sessions) as session:
+            journal = Journal(
+                session, now=as_datetime(self._clock.now()), source=self._event_source
+            )
+            yield journal
+            journal.publish()
+
+    def apply(self, *, decisions: Sequence[Decision]) -> builtins.list[TicketView]:
+        """Turn the rules' decisions into ticket changes, all or none; returns the tickets
+        that changed, in order (a CLEAR with nothing to clear changes nothing)."""
+        changed: list[TicketView] = []
+        with self._writing() as journal:
+            for decision in decisions:
+                if decision.action is Action.FIRE:
+                    changed.append(changes.fire(journal, decision, self._sla))
+                elif (view := changes.clear(journal, decision, self._sla)) is not None:
+                    changed.append(view)
+        return changed
+
+    def open_manual(
+        self, *, ticket: ManualTicketIn, idempotency_key: str | None, actor: str
+    ) -> tuple[TicketView, bool]:
+        """Open a complaint ticket; ``True`` if created. Repeating a request with the same
+        ``idempotency_key`` returns the ticket it created; reusing the key for a different
+        request is a ``Conflict``."""
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
+            raise InvalidRequest(f"idempotency key must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
+        request_hash = _fingerprint(ticket)
+        with self._writing() as journal:
+            if idempotency_key is not None:
+                existing = find_by_idempotency_key(journal.session, idempotency_key)
+                if existing is not None:
+                    return _replay(existing, request_hash), False
+            try:
+                view = changes.open_manual(
+                    journal,
+                    ticket,
+                    actor=actor,
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                    sla=self._sla,
+                )
+            except IntegrityError:
+                # A concurrent request with the same key committed first: it is the original.
+                existing = (
+                    None
+                    if idempotency_key is None
+                    else find_by_idempotency_key(journal.session, idempotency_key)
+                )
+                if existing is None:
+                    raise
+                return _replay(existing, request_hash), False
+        return view, True
+
+    def act(
+        self, *, number: str, action: TicketAction, actor: str, note: str | None = None
+    ) -> TicketView:
+        """A lifecycle action; ``TicketNotFound``, ``InvalidTransition`` or ``NoteRequired``."""
+        with self._writing() as journal:
+            return changes.act(journal, number, action, actor=actor, note=note, sla=self._sla)
+
+    def get(self, *, number: str) -> TicketView:
+        with read_session(self._sessions) as session:
+            return ticket_view(get_ticket(session, number))
+
+    def active_for(self, *, dedup_keys: Iterable[str]) -> dict[str, str]:
+        """dedup_key → number of its active ticket, for the keys that have one."""
+        keys = sorted(set(dedup_keys))
+        found: dict[str, str] = {}
+        with read_session(self._sessions) as session:
+            for start in range(0, len(keys), _KEY_CHUNK):
+                chunk = keys[start : start + _KEY_CHUNK]
+                rows = session.execute(
+                    select(Ticket.dedup_key, Ticket.number).where(
+                        Ticket.active_dedup_key.in_(chunk)
+                    )
+                )
+                found.update(rows.tuples().all())
+        return found
+
+    def count_active(self) -> int:
+        query = select(func.count()).where(Ticket.status.in_([s.value for s in ACTIVE_STATUSES]))
+        with read_session(self._sessions) as session:
+            return int(session.scalar(query) or 0)
+
+    def outbox_after(self, *, event_pk: int, limit: int = 100) -> builtins.list[OutboxRecord]:
+        """Outbox events with ``pk > event_pk``, oldest first (pass the last ``pk`` back)."""
+        if not 1 <= limit <= 1000:
+            raise InvalidRequest(f"limit must be between 1 and 1000, got {limit}")
+        query = (
+            select(OutboxEvent)
+            .where(OutboxEvent.id > event_pk)
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+        )
+        with read_session(self._sessions) as session:
+            return [outbox_record(row) for row in session.scalars(query)]
+
+    def last_outbox_pk(self) -> int:
+        """Where a reader that wants only new events starts (0 on an empty outbox)."""
+        with read_session(self._sessions) as session:
+            return int(session.scalar(select(func.max(OutboxEvent.id))) or 0)
+
+    # Last, so that the annotations above do not see this method instead of the builtin.
+    def list(
+        self,
+        *,
+        status: Sequence[Status] = (),
+        priority: Priority | None = None,
+        category: Category | None = None,
+        site: str | None = None,
+        kind: Kind | None = None,
+        device: str | None = None,
+        rule: str | None = None,
+        opened_after: datetime | None = None,
+        opened_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> TicketPage:
+        """Tickets matching every given filter, newest first, ``limit`` (1..500) at a time."""
+        where = TicketFilter(
+            status=tuple(status),
+            priority=priority,
+            category=category,
+            site=site,
+            kind=kind,
+            device=device,
+            rule=rule,
+            opened_after=opened_after,
+            opened_before=opened_before,
+        )
+        query = page_query(where, limit=limit, cursor=cursor)
+        with read_session(self._sessions) as session:
+            rows = builtins.list(session.scalars(query))
+            items = [ticket_view(ticket) for ticket in rows[:limit]]
+        next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+        return TicketPage(items=items, next_cursor=next_cursor)
+
+
+def _fingerprint(ticket: ManualTicketIn) -> str:
+    canonical = json.dumps(ticket.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(existing: Ticket, request_hash: str) -> TicketView:
+    if existing.request_hash != request_hash:
+        raise Conflict(
+            f"idempotency key already used for {existing.number} with a different request"
+        )
+    return ticket_view(existing)
