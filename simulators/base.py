@@ -105,6 +105,7 @@ class SimDevice(ABC):
 
     def reconnect(self) -> None:
         self.online = True
+        self._changed()
 
     @abstractmethod
     def _next_report(self, last: float) -> float:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-_SCHEMES = {"mqtt": (1883, False), "tcp": (1883, False), "mqtts": (8883, True), "ssl": (8883, True)}
+from steward.settings import mqtt_address
+
+_TLS_BY_SCHEME = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,18 +30,15 @@ class BrokerAddress:
 
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
-        """``mqtt://[user:pass@]host[:port]`` (also ``tcp``, ``mqtts``, ``ssl``)."""
-        parts = urlsplit(url)
-        if parts.scheme not in _SCHEMES or not parts.hostname:
+        """``mqtt://[user:pass@]host[:port]`` (also ``tcp``; ``mqtts``/``ssl`` for TLS)."""
+        scheme = urlsplit(url).scheme
+        if scheme not in _TLS_BY_SCHEME:
             raise ValueError(f"broker URL must look like mqtt://host:port, got {url!r}")
-        default_port, tls = _SCHEMES[parts.scheme]
-        return cls(
-            host=parts.hostname,
-            port=parts.port or default_port,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            tls=tls,
-        )
+        host, port, username, password = mqtt_address(url)
+        tls = _TLS_BY_SCHEME[scheme]
+        if tls and urlsplit(url).port is None:
+            port = 8883
+        return cls(host, port, username, password, tls)
 
 
 class Connection:

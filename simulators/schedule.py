@@ -142,7 +142,7 @@ class Fleet:
         if device.online != self._online[index]:
             self._online[index] = device.online
             out.append(self._status(index, at))
-        self._schedule(index, device.next_report_at(self._last[index]))
+        self._schedule(index, max(device.next_report_at(self._last[index]), at))
         return out
 
     def _report(self, due: float, index: int) -> Outbound | None:
