@@ -38,6 +38,9 @@ _KEY_CHUNK = 500  # stay far below any database's bound-parameter limit
 
 
 class TicketService:
+    """Tickets in a SQL database: opened and updated by rule decisions, opened by people
+    (complaints), moved through their lifecycle by people, read by the API and connectors."""
+
     def __init__(
         self,
         session_factory: sessionmaker[Session],
@@ -62,11 +65,17 @@ class TicketService:
             journal.publish()
 
     def apply(self, *, decisions: Sequence[Decision]) -> builtins.list[TicketView]:
-        """Turn the rules' decisions into ticket changes, all or none; returns the tickets
-        that changed, in order (a CLEAR with nothing to clear changes nothing)."""
+        """Turn the rules' decisions into ticket changes, all or none; returns the tickets as
+        each change left them (a CLEAR with nothing to clear changes nothing).
+
+        Decisions are applied grouped by ``dedup_key`` (in their given order within a key):
+        concurrent batches then lock tickets in one order and cannot deadlock each other.
+        """
+        if not decisions:
+            return []
         changed: list[TicketView] = []
         with self._writing() as journal:
-            for decision in decisions:
+            for decision in sorted(decisions, key=lambda d: d.dedup_key):
                 if decision.action is Action.FIRE:
                     changed.append(changes.fire(journal, decision, self._sla))
                 elif (view := changes.clear(journal, decision, self._sla)) is not None:

@@ -49,7 +49,6 @@ def test_a_deleted_newest_ticket_does_not_give_its_number_away(
             session.execute(delete(OutboxEvent))
             session.execute(delete(TicketEvent))
             session.execute(delete(Ticket))
-        engine.dispose()
         assert service.apply(decisions=[fire(clock)])[0].id == "ST-000002"
         assert service.outbox_after(event_pk=0)[0].pk == 2  # readers' positions stay valid
     finally:

@@ -157,19 +157,20 @@ def test_the_condition_returning_after_resolution_opens_a_new_ticket(
     }
 
 
-def test_a_batch_is_applied_in_order_and_all_or_nothing(
+def test_a_batch_is_applied_all_or_nothing_in_order_per_condition(
     service: TicketService, clock: FakeClock
 ) -> None:
     other = DeviceRef("tower", Kind.ELEVATOR, "lift-2")
     views = service.apply(
-        decisions=[fire(clock), fire(clock, ref=other), fire(clock), clear(clock)]
+        decisions=[fire(clock, ref=other), fire(clock), clear(clock), fire(clock)]
     )
-    assert [(v.id, v.occurrences) for v in views] == [
-        ("ST-000001", 1),
-        ("ST-000002", 1),
-        ("ST-000001", 2),
-        ("ST-000001", 2),
+    assert [(v.id, v.occurrences, v.condition_cleared_at is None) for v in views] == [
+        ("ST-000001", 1, True),
+        ("ST-000001", 1, False),
+        ("ST-000001", 2, True),
+        ("ST-000002", 1, True),
     ]
+    assert service.get(number="ST-000002").device == "lift-2"
     assert service.count_active() == 2
     unserialisable = fire(
         clock, ref=DeviceRef("tower", Kind.ELEVATOR, "lift-3"), evidence={"x": object()}
