@@ -27,7 +27,7 @@ def _logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _serve(steward: object, host: str, port: int) -> None:
+def serve(steward: object, host: str, port: int) -> None:
     import uvicorn  # noqa: PLC0415
 
     from api.app import create_app  # noqa: PLC0415
@@ -60,7 +60,7 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
         raise typer.Exit(2) from None
     with steward:
         log.info("API on http://%s:%d (OpenAPI at /docs)", settings.http_host, settings.http_port)
-        _serve(steward, settings.http_host, settings.http_port)
+        serve(steward, settings.http_host, settings.http_port)
 
 
 @app.command()
