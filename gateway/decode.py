@@ -99,7 +99,8 @@ class Decoder:
 
     def decode(
         self, topic: str, payload: bytes | bytearray, received_at: float
-    ) -> Reading | StatusChange | Rejection:
+    ) -> Reading | StatusChange | Rejection | None:
+        """None: nothing to act on (an empty retained status, i.e. the retained one deleted)."""
         if len(payload) > self.max_payload_bytes:
             return self.reject(
                 Reason.TOO_LARGE,
@@ -123,6 +124,9 @@ class Decoder:
                 received_at,
             )
         if parsed.channel is Channel.STATUS:
+            if not payload:  # a retained status being deleted: nothing to say about the device
+                self.accepted["status_cleared"] += 1
+                return None
             text = payload.strip().lower()
             if text not in (b"online", b"offline"):
                 return self.reject(

@@ -247,6 +247,8 @@ class MqttGateway:
             return []
         try:
             result = self.decoder.decode(topic, msg.payload, received_at)
+            if result is None:
+                return []
             if isinstance(result, Rejection):
                 self.dead_letters.add(result)
                 return []

@@ -144,3 +144,9 @@ def test_status_topic_online_offline() -> None:
     off = d.decode("estate/s/elevator/d/status", b"offline", NOW)
     assert isinstance(off, StatusChange)
     assert off.online is False
+
+
+def test_empty_retained_status_is_ignored_not_rejected() -> None:
+    d = decoder()
+    assert d.decode("estate/s/elevator/d/status", b"", NOW) is None
+    assert not d.rejected
