@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from steward.clock import FakeClock
+from steward.clock import Clock
 from steward.runtime import Steward
 from steward.settings import Settings
 from steward.site import StewardConfig
@@ -39,7 +39,7 @@ def settings(mqtt_url: str, database_url: str, client_id: str, **extra: Any) -> 
 
 @contextmanager
 def running(
-    s: Settings, clock: FakeClock, config: StewardConfig | None = None
+    s: Settings, clock: Clock, config: StewardConfig | None = None
 ) -> Iterator[tuple[Steward, TestClient]]:
     steward = Steward(s, clock=clock, config=config)
     with steward, TestClient(create_app(steward)) as client:
