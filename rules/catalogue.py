@@ -34,9 +34,13 @@ def _thresholds() -> str:
 
 
 def render() -> str:
-    lines = [HEADER, "## Rules", "",
-             "| rule | group | priority | category | condition | on clear | source |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        HEADER,
+        "## Rules",
+        "",
+        "| rule | group | priority | category | condition | on clear | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for rule in ALL_RULES:
         on_clear = "auto-resolve" if rule.auto_resolve else "record, wait for a person"
         lines.append(

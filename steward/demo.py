@@ -45,8 +45,9 @@ def run_demo(*, port: int, time_factor: float, data_dir: Path, host: str = "127.
             mqtt_client_id="steward-demo",
             time_factor=time_factor,
         )
-        simulator = scenario_publisher("demo", broker.url, clock=clock, qos=1,
-                                       status_on_stop="keep")
+        simulator = scenario_publisher(
+            "demo", broker.url, clock=clock, qos=1, status_on_stop="keep"
+        )
         with Steward(settings, clock=clock) as steward:
             _banner(broker, settings, time_factor)
             simulator.start()

@@ -10,7 +10,6 @@ import logging
 from types import TracebackType
 
 from sqlalchemy import func, select
-from tickets.service import TicketService
 
 from gateway.decode import DeadLetters, Decoder
 from gateway.mqtt import BrokerAddress, MqttGateway
@@ -25,6 +24,7 @@ from steward.writer import DecisionWriter
 from tickets.db import make_engine, migrate, ping, session_factory
 from tickets.models import Ticket
 from tickets.schemas import TicketView
+from tickets.service import TicketService
 
 log = logging.getLogger("steward")
 ACTIVE = ("open", "acknowledged", "in_progress")
