@@ -43,7 +43,6 @@ def run_demo(*, port: int, time_factor: float, data_dir: Path, host: str = "127.
             http_port=port,
             site_config=example_site_path(),
             mqtt_client_id="steward-demo",
-            time_factor=time_factor,
         )
         simulator = scenario_publisher(
             "demo", broker.url, clock=clock, qos=1, status_on_stop="keep"

@@ -36,7 +36,6 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(default=65536, ge=256)
     dead_letter_size: int = Field(default=1000, ge=1)
     strict_devices: bool = False
-    time_factor: float = Field(default=1.0, gt=0)
 
     @field_validator("mqtt_url")
     @classmethod
