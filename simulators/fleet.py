@@ -9,6 +9,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -39,13 +40,31 @@ FLEET_MIX: tuple[tuple[Kind, float], ...] = (
 DEVICES_PER_SYNTHETIC_SITE = 200
 
 
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """How busy and how chatty simulated devices are (simulated seconds). The defaults are
+    realistic; a load test may want every elevator at 1 msg/s (``elevator_idle_report_s=1``)."""
+
+    elevator_calls_per_hour: float = 20.0
+    elevator_moving_report_s: float = 1.0
+    elevator_idle_report_s: float = 5.0
+    water_report_s: float = 60.0
+    extinguisher_report_s: float = 300.0
+
+
 def device_rng(seed: int, ref: DeviceRef) -> random.Random:
     """Each device's own random stream: independent of fleet order and size."""
     return random.Random(f"{seed}/{ref.site}/{ref.kind.value}/{ref.device}")
 
 
 def build_device(
-    ref: DeviceRef, params: Any, *, start: float, seed: int = 0, tz: tzinfo = SHANGHAI
+    ref: DeviceRef,
+    params: Any,
+    *,
+    start: float,
+    seed: int = 0,
+    tz: tzinfo = SHANGHAI,
+    pace: Pace = Pace(),
 ) -> SimDevice:
     """One simulated device for ``ref`` with its site-file parameters (steward/site.py)."""
     rng = device_rng(seed, ref)
@@ -58,12 +77,21 @@ def build_device(
             min_floor=params.min_floor,
             max_floor=params.max_floor,
             rated_speed_mps=params.rated_speed_mps,
+            calls_per_hour=pace.elevator_calls_per_hour,
+            moving_report_s=pace.elevator_moving_report_s,
+            idle_report_s=pace.elevator_idle_report_s,
         )
     if isinstance(params, WaterParams):
         lo, hi = params.min_mpa, params.max_mpa
         setpoint = (lo + hi) / 2 if lo is not None and hi is not None else None
         return WaterPressureSensor(
-            ref, rng=rng, start=start, tz=tz, network=params.network, setpoint_mpa=setpoint
+            ref,
+            rng=rng,
+            start=start,
+            tz=tz,
+            network=params.network,
+            setpoint_mpa=setpoint,
+            report_s=pace.water_report_s,
         )
     if isinstance(params, ExtinguisherParams):
         return ExtinguisherMonitor(
@@ -73,6 +101,7 @@ def build_device(
             tz=tz,
             green_min_mpa=params.green_min_mpa,
             green_max_mpa=params.green_max_mpa,
+            report_s=pace.extinguisher_report_s,
         )
     if isinstance(params, PatrolParams):
         return PatrolCheckpoint(ref, rng=rng, start=start, tz=tz, interval_min=params.interval_min)
@@ -86,7 +115,9 @@ def _zone(name: str) -> tzinfo:
         return SHANGHAI
 
 
-def devices_from_config(config: StewardConfig, *, start: float, seed: int = 0) -> list[SimDevice]:
+def devices_from_config(
+    config: StewardConfig, *, start: float, seed: int = 0, pace: Pace = Pace()
+) -> list[SimDevice]:
     """Every device of the site file, in file order."""
     devices: list[SimDevice] = []
     for site in config.sites:
@@ -95,7 +126,7 @@ def devices_from_config(config: StewardConfig, *, start: float, seed: int = 0) -
             for device in building.devices:
                 ref = DeviceRef(site.id, device.kind, device.id)
                 params = device.typed_params()
-                simulated = build_device(ref, params, start=start, seed=seed, tz=tz)
+                simulated = build_device(ref, params, start=start, seed=seed, tz=tz, pace=pace)
                 simulated.building = building.id
                 devices.append(simulated)
     return devices
@@ -178,15 +209,22 @@ def synthetic_site_config(
 
 
 def synthetic_fleet(
-    n: int, sites: int | Sequence[str] | None = None, *, start: float, seed: int = 0
+    n: int,
+    sites: int | Sequence[str] | None = None,
+    *,
+    start: float,
+    seed: int = 0,
+    pace: Pace = Pace(),
 ) -> list[SimDevice]:
     """``n`` simulated devices in a realistic mix (see ``synthetic_site_config``)."""
-    return devices_from_config(synthetic_site_config(n, sites, seed=seed), start=start, seed=seed)
+    config = synthetic_site_config(n, sites, seed=seed)
+    return devices_from_config(config, start=start, seed=seed, pace=pace)
 
 
 __all__ = [
     "FLEET_MIX",
     "FleetPublisher",
+    "Pace",
     "ProgressCallback",
     "PublishStats",
     "StatusOnStop",

@@ -11,7 +11,7 @@ import pytest
 from gateway.payloads import SCHEMAS
 from gateway.topics import Channel, Kind, parse_topic
 from simulators.elevator import ElevatorModel
-from simulators.fleet import devices_from_config, synthetic_fleet, synthetic_site_config
+from simulators.fleet import Pace, devices_from_config, synthetic_fleet, synthetic_site_config
 from simulators.schedule import Fleet, Injection, Outbound
 from simulators.water import WaterPressureSensor
 from steward.site import example_site_path, load_site_config
@@ -141,3 +141,13 @@ def test_an_injection_on_an_unknown_device_fails_up_front() -> None:
     devices = devices_from_config(load_site_config(example_site_path()), start=START)
     with pytest.raises(KeyError, match="no-such-device"):
         Fleet(devices, [Injection(1.0, "no-such-device", "x", lambda: None)])
+
+
+def test_pace_sets_how_often_devices_report() -> None:
+    chatty = Pace(elevator_idle_report_s=1.0, water_report_s=10.0, extinguisher_report_s=30.0)
+    fleet = Fleet(synthetic_fleet(10, sites=["load"], start=START, pace=chatty))
+    fleet.start(START)
+    counts = Counter(parse_topic(m.topic).ref.kind for m in run(fleet, 300))
+    assert counts[Kind.ELEVATOR] >= 6 * 300 * 0.95  # every elevator about once a second
+    assert counts[Kind.WATER_PRESSURE] == pytest.approx(30, abs=1)
+    assert counts[Kind.EXTINGUISHER] == pytest.approx(20, abs=2)
