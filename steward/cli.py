@@ -89,7 +89,9 @@ def simulate(
     devices: Annotated[int | None, typer.Option(help="synthetic fleet size")] = None,
     site_config: Annotated[Path | None, typer.Option(envvar="STEWARD_SITE_CONFIG")] = None,
     time_factor: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
-    duration: Annotated[float | None, typer.Option(help="stop after this many simulated seconds")] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="stop after this many simulated seconds")
+    ] = None,
     qos: Annotated[int, typer.Option(min=0, max=1)] = 1,
 ) -> None:
     """Publish simulated devices and scenarios to any broker."""
