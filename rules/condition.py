@@ -1,20 +1,24 @@
 """A condition that must hold for a while before it fires, and clears with hysteresis.
 
-Like Prometheus' ``for:``: each rule is a pure function of the device's latest state that
-returns how long the condition must hold (seconds) when it holds now, or ``None`` when it does
-not. ``Tracker`` remembers since when each rule has held and turns that into fire/clear edges
-on readings and on clock ticks alike, so a dwell expires even when no message arrives.
+Like Prometheus' ``for:``: each rule is a pure function of a device's view and the clock,
+returning how long the condition must hold (seconds) when it holds now, or ``None`` when it
+does not. ``Tracker`` remembers since when each rule has held and turns that into fire/clear
+edges on readings and on clock ticks alike, so a dwell expires even when no message arrives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from rules.decision import Category, Priority
 
 S = TypeVar("S")
+
+
+def _no_hysteresis(_view: Any) -> float:
+    return 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +32,21 @@ class Rule(Generic[S]):
     title: str
     condition: str
     """The condition in words, for evidence and the rule catalogue."""
-    holds: Callable[[S], float | None]
-    """Seconds the condition must hold before firing, or None when it does not hold now."""
-    clear_after_s: Callable[[S], float] = lambda _state: 0.0
+    holds: Callable[[S, float], float | None]
+    """``(view, now)`` → seconds the condition must hold before firing, or None."""
+    clear_after_s: Callable[[S], float] = _no_hysteresis
     auto_resolve: bool = False
     source: str = ""
+    clear: str = ""
+    """What ends it, in words (catalogue)."""
+    timed: bool = False
+    """Depends on ``now`` (silence, deadlines, calendars): re-checked on periodic scans."""
+    needs_healthy_sensor: bool = False
+    """Frozen (neither fires nor clears) while the device has an active sensor fault."""
+    sensor_fault: bool = False
+    """This rule is a sensor fault: it freezes dependent rules and counts towards flapping."""
+    scope: Callable[[S], str] | None = None
+    """Dedup scope other than the device, e.g. a water zone: one ticket for the zone."""
 
 
 @dataclass(slots=True)
@@ -56,7 +70,7 @@ class Edge:
 
 
 class Tracker:
-    """Per-device state of every rule of its kind."""
+    """Per-device state of a set of rules."""
 
     __slots__ = ("states",)
 
@@ -64,13 +78,22 @@ class Tracker:
         self.states: dict[str, RuleState] = {}
 
     def evaluate(
-        self, rules: tuple[Rule[Any], ...], state: Any, event_at: float, now: float
+        self,
+        rules: Iterable[Rule[Any]],
+        view: Any,
+        event_at: float,
+        now: float,
+        *,
+        frozen: bool = False,
     ) -> list[Edge]:
-        """Re-evaluate every rule against ``state``. ``event_at`` is when the state was
-        observed (start of a dwell); ``now`` is the injected clock (end of a dwell)."""
+        """Re-evaluate ``rules`` against ``view``. ``event_at`` is when the view was observed
+        (start of a dwell); ``now`` is the injected clock (end of a dwell). With ``frozen``,
+        rules that need a healthy sensor are left exactly as they are."""
         edges: list[Edge] = []
         for rule in rules:
-            hold = rule.holds(state)
+            if frozen and rule.needs_healthy_sensor:
+                continue
+            hold = rule.holds(view, now)
             rs = self.states.get(rule.id)
             if hold is not None:
                 if rs is None:
@@ -83,7 +106,7 @@ class Tracker:
                     rs.firing, rs.fired_at = True, now
                     edges.append(Edge(rule.id, True, rs.since, now, hold))
             elif rs is not None:
-                edge = self._maybe_clear(rule, rs, state, event_at, now)
+                edge = self._maybe_clear(rule, rs, view, event_at, now)
                 if edge is not None:
                     edges.append(edge)
                 if not rs.firing and rs.since is None:
@@ -92,7 +115,7 @@ class Tracker:
 
     @staticmethod
     def _maybe_clear(
-        rule: Rule[Any], rs: RuleState, state: Any, event_at: float, now: float
+        rule: Rule[Any], rs: RuleState, view: Any, event_at: float, now: float
     ) -> Edge | None:
         started = rs.since
         rs.since = None
@@ -100,7 +123,7 @@ class Tracker:
             return None
         if rs.clear_since is None:
             rs.clear_since = event_at
-        if now - rs.clear_since < rule.clear_after_s(state):
+        if now - rs.clear_since < rule.clear_after_s(view):
             return None
         rs.firing, rs.clear_since = False, None
         return Edge(rule.id, False, started if started is not None else now, now, rs.hold_s)
@@ -114,6 +137,10 @@ class Tracker:
 
     def firing_rules(self) -> list[str]:
         return [rid for rid, rs in self.states.items() if rs.firing]
+
+    def is_firing(self, rule_id: str) -> bool:
+        rs = self.states.get(rule_id)
+        return rs is not None and rs.firing
 
     def mark_firing(self, rule_id: str, since: float) -> None:
         """After a restart: the ticket store says this rule's ticket is still active."""

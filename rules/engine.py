@@ -1,85 +1,188 @@
 """The rules engine shell: per-device state, readings and clock ticks in, decisions out.
 
 No I/O and no wall clock: ``now`` comes from the injected clock, read once per step. The
-engine is owned by one thread (the gateway's); ``lock`` guards the snapshots the API reads.
+engine is owned by one thread (the gateway's); ``lock`` guards the snapshots the API reads and
+configuration reloads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from gateway.payloads import ElevatorTelemetry
+from gateway.payloads import (
+    ElevatorTelemetry,
+    ExtinguisherTelemetry,
+    PatrolTelemetry,
+    WaterPressureTelemetry,
+)
 from gateway.reading import Reading, StatusChange
 from gateway.topics import DeviceRef, Kind
+from rules.alerts import Alert
+from rules.calendar import CALENDAR_RULES, CalendarView
 from rules.condition import Edge, Rule, Tracker
-from rules.decision import Action, Decision, dedup_key
+from rules.decision import Decision
+from rules.derived import REPEATED_FAILURE
 from rules.elevator import ELEVATOR_RULES, ElevatorView
-from rules.health import HEALTH_RULES, HealthView
-from steward.clock import Clock, iso
-from steward.site import DeviceRegistry, RegisteredDevice, RulesConfig
+from rules.extinguisher import EXTINGUISHER_RULES, ExtinguisherView
+from rules.health import HEALTH_RULES, HealthView, plausible
+from rules.patrol import (
+    GUARD_RULES,
+    PATROL_RULES,
+    SITE_RULES,
+    GuardView,
+    PatrolView,
+    SitePatrolView,
+)
+from rules.render import decision_for
+from rules.state import DeviceState, GuardState, SiteState
+from rules.thresholds import RulesConfig, device_thresholds
+from rules.water import WATER_RULES, WaterView, Zone
+from steward.clock import Clock
+from steward.site import (
+    DeviceRegistry,
+    ElevatorParams,
+    ExtinguisherParams,
+    PatrolParams,
+    WaterParams,
+)
 
-ALL_RULES: tuple[Rule[Any], ...] = (*ELEVATOR_RULES, *HEALTH_RULES)
+KIND_RULES: dict[Kind, tuple[Rule[Any], ...]] = {
+    Kind.ELEVATOR: ELEVATOR_RULES,
+    Kind.WATER_PRESSURE: WATER_RULES,
+    Kind.EXTINGUISHER: EXTINGUISHER_RULES,
+    Kind.PATROL: PATROL_RULES,
+}
+ALL_RULES: tuple[Rule[Any], ...] = (
+    *ELEVATOR_RULES,
+    REPEATED_FAILURE,
+    *WATER_RULES,
+    *EXTINGUISHER_RULES,
+    *PATROL_RULES,
+    *GUARD_RULES,
+    *SITE_RULES,
+    *CALENDAR_RULES,
+    *HEALTH_RULES,
+)
 RULES_BY_ID: dict[str, Rule[Any]] = {r.id: r for r in ALL_RULES}
-SILENCE_SCAN_S = 5.0
+TIMED_SCAN_S = 5.0
+CALENDAR_SCAN_S = 3600.0
 
 
-@dataclass(slots=True)
-class DeviceState:
-    device: RegisteredDevice
-    reading: Reading | None = None
-    last_seen: float | None = None
-    online: bool | None = None
-    elevator: ElevatorView | None = None
-    rules: Tracker = field(default_factory=Tracker)
-    health: Tracker = field(default_factory=Tracker)
-    health_view: HealthView = field(default_factory=HealthView)
+def check_overrides(config: RulesConfig) -> list[str]:
+    """Problems with ``rules.overrides`` (unknown rule ids), for check-config and reloads."""
+    return [
+        f"rules.overrides.{rule_id}: no such rule (see docs/rules.md)"
+        for rule_id in config.overrides
+        if rule_id not in RULES_BY_ID
+    ]
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """A condition firing now (``GET /alerts``)."""
-
-    ref: DeviceRef
-    rule: str
-    priority: str
-    title: str
-    since: float | None
-    fired_at: float | None
-    building: str | None
-    location: str
+def effective(rules: tuple[Rule[Any], ...], config: RulesConfig) -> tuple[Rule[Any], ...]:
+    """The rules with the operator's priority/category overrides; disabled ones removed."""
+    out = []
+    for rule in rules:
+        override = config.overrides.get(rule.id)
+        if override is None:
+            out.append(rule)
+        elif override.enabled:
+            out.append(
+                dataclasses.replace(
+                    rule,
+                    priority=override.priority or rule.priority,
+                    category=override.category or rule.category,
+                )
+            )
+    return tuple(out)
 
 
 class RulesEngine:
     def __init__(self, registry: DeviceRegistry, config: RulesConfig, clock: Clock) -> None:
-        self.registry = registry
-        self.config = config
         self.clock = clock
         self.lock = threading.Lock()
         self.devices: dict[str, DeviceState] = {}
+        self.guards: dict[str, GuardState] = {}
+        self.sites: dict[str, SiteState] = {}
+        self.zones: dict[tuple[str, str], Zone] = {}
         self._armed: set[str] = set()
-        self._next_silence_scan = 0.0
+        self._next_scan = 0.0
+        self._next_calendar = 0.0
+        self.reconfigure(registry, config)
+
+    # -- configuration --------------------------------------------------------------------
+    def reconfigure(self, registry: DeviceRegistry, config: RulesConfig) -> None:
+        """Apply a new site file: thresholds, overrides, devices, zones. Rule state (timers,
+        what is firing) is kept; calendar rules are re-checked at the next tick."""
+        with self.lock:
+            self.registry, self.config = registry, config
+            self.rules = {kind: effective(rules, config) for kind, rules in KIND_RULES.items()}
+            self.timed = {
+                kind: tuple(r for r in rules if r.timed) for kind, rules in self.rules.items()
+            }
+            self.health_rules = effective(HEALTH_RULES, config)
+            self.timed_health = tuple(r for r in self.health_rules if r.timed)
+            self.calendar_rules = effective(CALENDAR_RULES, config)
+            self.guard_rules = effective(GUARD_RULES, config)
+            self.site_rules = effective(SITE_RULES, config)
+            self.zones = {}
+            for state in self.devices.values():
+                self._attach(state, registry.resolve(state.device.ref))
+            for device in registry:
+                if device.ref.key not in self.devices:
+                    self._state(device.ref)
+            self._next_calendar = 0.0
+
+    def _attach(self, state: DeviceState, device: Any) -> None:
+        """(Re)bind a state to its registration: params, thresholds, zone, calendar."""
+        state.device = device
+        ref, params = device.ref, device.params
+        hv = state.health_view
+        hv.th = self.config.health
+        hv.silence_limit_s = self.config.health.silence_s(ref.kind)
+        th = device_thresholds(self.config, ref.kind, device.thresholds)
+        view = state.view
+        if view is not None:
+            view.th, view.params = th, params
+            if isinstance(view, WaterView):
+                view.zone = self._zone(ref, params)
+        elif ref.kind is Kind.PATROL and isinstance(params, PatrolParams):
+            state.view = PatrolView(cast(Any, th), params, last_scan_at=self.clock.now())
+        if ref.kind is Kind.WATER_PRESSURE:
+            self._zone(ref, params)
+        if isinstance(params, ElevatorParams | ExtinguisherParams) and device.registered:
+            state.calendar_view = CalendarView(params, self.config, device.timezone)
+
+    def _zone(self, ref: DeviceRef, params: Any) -> Zone | None:
+        if not isinstance(params, WaterParams) or not params.zone:
+            return None
+        zone = self.zones.setdefault((ref.site, params.zone), Zone())
+        zone.members.add(ref.key)
+        return zone
 
     # -- inputs ---------------------------------------------------------------------------
     def on_reading(self, reading: Reading) -> list[Decision]:
         now = self.clock.now()
         state = self._state(reading.ref)
-        state.last_seen = now
-        state.health_view.silent_for_s = 0.0
+        hv = state.health_view
+        hv.will_offline = False  # a message is proof of life, whatever the status topic said
         if state.reading is not None and reading.observed_at < state.reading.observed_at:
-            return self._health(state, now, now)  # out of order: too late to change rule state
+            hv.last_seen = now  # out of order: alive, but too late to change rule state
+            return self._evaluate_health(state, now, now)
         state.reading = reading
-        decisions = self._health(state, now, now)
-        telemetry = reading.telemetry
-        if isinstance(telemetry, ElevatorTelemetry):
-            if state.elevator is None:
-                state.elevator = ElevatorView.first(telemetry, self.config.elevator)
-            else:
-                state.elevator.update(telemetry)
-            edges = state.rules.evaluate(ELEVATOR_RULES, state.elevator, reading.observed_at, now)
-            decisions += self._decide(state, edges)
+        t = reading.telemetry
+        hv.update(t, plausible(t, state.device.params, self.config.water_pressure), now)
+        decisions = self._evaluate_health(state, now, now)
+        self._update_view(state, reading)
+        edges = state.rules.evaluate(
+            self.rules[reading.ref.kind],
+            state.view,
+            reading.observed_at,
+            now,
+            frozen=self._frozen(state),
+        )
+        decisions += self._decide(state, edges, state.view)
         self._arm(reading.ref.key, state)
         return decisions
 
@@ -89,26 +192,47 @@ class RulesEngine:
         state.online = change.online
         state.health_view.will_offline = not change.online
         if change.online:
-            state.last_seen = now
-            state.health_view.silent_for_s = 0.0
-        return self._health(state, now, now)
+            state.health_view.last_seen = now
+        return self._evaluate_health(state, now, now)
 
     def tick(self) -> list[Decision]:
-        """Expire dwells and detect silence; call every second or so, messages or not."""
+        """Expire dwells, check deadlines and silence; call every second or so."""
         now = self.clock.now()
         decisions: list[Decision] = []
         for key in list(self._armed):
             state = self.devices[key]
-            if state.elevator is not None:
-                edges = state.rules.evaluate(ELEVATOR_RULES, state.elevator, now, now)
-                decisions += self._decide(state, edges)
+            edges = state.rules.evaluate(
+                self.rules[state.device.ref.kind], state.view, now, now, frozen=self._frozen(state)
+            )
+            decisions += self._decide(state, edges, state.view)
             self._arm(key, state)
-        if now >= self._next_silence_scan:
-            self._next_silence_scan = now + SILENCE_SCAN_S
+        if now >= self._next_scan:
+            self._next_scan = now + TIMED_SCAN_S
+            decisions += self._timed_scan(now)
+        if now >= self._next_calendar:
+            self._next_calendar = now + CALENDAR_SCAN_S
             for state in self.devices.values():
-                if state.last_seen is not None:
-                    state.health_view.silent_for_s = now - state.last_seen
-                    decisions += self._health(state, now, now)
+                if state.calendar_view is not None:
+                    edges = state.calendar.evaluate(
+                        self.calendar_rules, state.calendar_view, now, now
+                    )
+                    decisions += self._decide(state, edges, state.calendar_view)
+        return decisions
+
+    def _timed_scan(self, now: float) -> list[Decision]:
+        decisions: list[Decision] = []
+        for state in self.devices.values():
+            if state.last_seen is not None:
+                decisions += self._evaluate_health(state, now, now, self.timed_health)
+            timed = self.timed[state.device.ref.kind]
+            if timed and state.view is not None:
+                edges = state.rules.evaluate(timed, state.view, now, now)
+                decisions += self._decide(state, edges, state.view)
+        for guard in self.guards.values():
+            edges = guard.tracker.evaluate(self.guard_rules, guard.view, now, now)
+            decisions += self._decide(guard.checkpoint, edges, guard.view, guard.tracker)
+        for site in self.sites.values():
+            decisions += self._evaluate_site(site, now)
         return decisions
 
     def restore(self, active: Iterable[tuple[DeviceRef, str, float]]) -> None:
@@ -116,32 +240,49 @@ class RulesEngine:
         condition does not open a duplicate, and its end is still reported."""
         with self.lock:
             for ref, rule_id, opened_at in active:
-                if rule_id in RULES_BY_ID:
-                    tracker = self._state(ref)
-                    target = tracker.health if rule_id.startswith("device.") else tracker.rules
-                    target.mark_firing(rule_id, opened_at)
+                rule = RULES_BY_ID.get(rule_id)
+                if rule is None or rule in GUARD_RULES or rule in SITE_RULES:
+                    continue
+                state = self._state(ref)
+                if rule in HEALTH_RULES:
+                    state.health.mark_firing(rule_id, opened_at)
+                elif rule in CALENDAR_RULES:
+                    state.calendar.mark_firing(rule_id, opened_at)
+                elif rule is not REPEATED_FAILURE:
+                    state.rules.mark_firing(rule_id, opened_at)
 
     # -- views for the API ------------------------------------------------------------------
     def alerts(self) -> list[Alert]:
         with self.lock:
             out = []
             for state in self.devices.values():
-                for tracker in (state.rules, state.health):
-                    for rule_id in tracker.firing_rules():
-                        rule, rs = RULES_BY_ID[rule_id], tracker.states[rule_id]
-                        out.append(
-                            Alert(
-                                state.device.ref,
-                                rule_id,
-                                rule.priority.value,
-                                rule.title,
-                                rs.since,
-                                rs.fired_at,
-                                state.device.building,
-                                state.device.location,
-                            )
-                        )
+                for tracker in state.trackers():
+                    out += self._alerts(state, tracker)
+            for guard in self.guards.values():
+                out += self._alerts(guard.checkpoint, guard.tracker)
+            for site in self.sites.values():
+                if site.checkpoint is not None:
+                    out += self._alerts(site.checkpoint, site.tracker)
             return out
+
+    @staticmethod
+    def _alerts(state: DeviceState, tracker: Tracker) -> list[Alert]:
+        out = []
+        for rule_id in tracker.firing_rules():
+            rule, rs = RULES_BY_ID[rule_id], tracker.states[rule_id]
+            out.append(
+                Alert(
+                    state.device.ref,
+                    rule_id,
+                    rule.priority.value,
+                    rule.title,
+                    rs.since,
+                    rs.fired_at,
+                    state.device.building,
+                    state.device.location,
+                )
+            )
+        return out
 
     def device_states(self) -> list[DeviceState]:
         with self.lock:
@@ -151,9 +292,76 @@ class RulesEngine:
     def _state(self, ref: DeviceRef) -> DeviceState:
         state = self.devices.get(ref.key)
         if state is None or state.device.ref.kind is not ref.kind:
-            state = self.devices[ref.key] = DeviceState(self.registry.resolve(ref))
-            state.health_view.silence_limit_s = self.config.health.silence_s(ref.kind)
+            device = self.registry.resolve(ref)
+            state = self.devices[ref.key] = DeviceState(device, HealthView(self.config.health))
+            self._attach(state, device)
         return state
+
+    def _update_view(self, state: DeviceState, reading: Reading) -> None:
+        t, at = reading.telemetry, reading.observed_at
+        if state.view is not None:
+            if isinstance(t, ElevatorTelemetry):
+                state.view.update(t)
+            else:
+                state.view.update(t, at)
+        else:
+            state.view = self._first_view(state, reading)
+        if isinstance(t, PatrolTelemetry):
+            self._guard_scanned(state, t.guard_id, at)
+
+    def _first_view(self, state: DeviceState, reading: Reading) -> Any:
+        t, at, device = reading.telemetry, reading.observed_at, state.device
+        th: Any = device_thresholds(self.config, device.ref.kind, device.thresholds)
+        params: Any = device.params
+        view: Any
+        if isinstance(t, ElevatorTelemetry):
+            return ElevatorView.first(t, th, params)
+        if isinstance(t, WaterPressureTelemetry):
+            view = WaterView(
+                device.ref.key,
+                t,
+                th,
+                params,
+                self._zone(device.ref, params),
+                lambda: self._building_power_lost(device),
+            )
+        elif isinstance(t, ExtinguisherTelemetry):
+            view = ExtinguisherView(t, th, params)
+        else:
+            view = PatrolView(th, params, last_scan_at=at)
+        view.update(t, at)
+        return view
+
+    def _guard_scanned(self, checkpoint: DeviceState, guard_id: str, at: float) -> None:
+        key = f"{checkpoint.device.ref.site}/{guard_id}"
+        guard = self.guards.get(key)
+        if guard is None:
+            view = GuardView(
+                guard_id,
+                self.config.patrol,
+                checkpoint.device.timezone,
+                at,
+                checkpoint.device.ref.key,
+            )
+            self.guards[key] = GuardState(view, checkpoint)
+        else:
+            guard.view.update(at, checkpoint.device.ref.key)
+            guard.checkpoint = checkpoint
+
+    def _building_power_lost(self, device: Any) -> bool:
+        site, building = device.ref.site, device.building
+        return building is not None and any(
+            s.device.ref.site == site
+            and s.device.building == building
+            and s.rules.is_firing("elevator.power_loss")
+            for s in self.devices.values()
+            if s.device.ref.kind is Kind.ELEVATOR
+        )
+
+    def _frozen(self, state: DeviceState) -> bool:
+        return any(
+            RULES_BY_ID[r].sensor_fault for r in state.health.firing_rules()
+        ) or state.rules.is_firing("water.sensor_fault")
 
     def _arm(self, key: str, state: DeviceState) -> None:
         if state.rules.pending():
@@ -161,73 +369,69 @@ class RulesEngine:
         else:
             self._armed.discard(key)
 
-    def _health(self, state: DeviceState, event_at: float, now: float) -> list[Decision]:
-        edges = state.health.evaluate(HEALTH_RULES, state.health_view, event_at, now)
-        return self._decide(state, edges) if edges else []
-
-    def _decide(self, state: DeviceState, edges: list[Edge]) -> list[Decision]:
-        decisions = []
-        for edge in edges:
-            rule = RULES_BY_ID[edge.rule_id]
-            if not edge.firing and self._group_still_firing(state, rule):
-                continue  # another signal of the same incident still holds: not over yet
-            decisions.append(self._decision(state, rule, edge))
+    def _evaluate_health(
+        self,
+        state: DeviceState,
+        event_at: float,
+        now: float,
+        rules: tuple[Rule[Any], ...] | None = None,
+    ) -> list[Decision]:
+        hv = state.health_view
+        faults_before = len(hv.faults)
+        edges = state.health.evaluate(rules or self.health_rules, hv, event_at, now)
+        decisions = self._decide(state, edges, hv, state.health) if edges else []
+        if len(hv.faults) != faults_before:  # a new fault may make the device flapping
+            edges = state.health.evaluate(self.timed_health, hv, event_at, now)
+            decisions += self._decide(state, edges, hv, state.health)
         return decisions
 
-    @staticmethod
-    def _group_still_firing(state: DeviceState, rule: Rule[Any]) -> bool:
+    def _evaluate_site(self, site: SiteState, now: float) -> list[Decision]:
+        if site.checkpoint is None:
+            return []
+        edges = site.tracker.evaluate(self.site_rules, site.view, now, now)
+        return self._decide(site.checkpoint, edges, site.view, site.tracker)
+
+    def _decide(
+        self, state: DeviceState, edges: list[Edge], view: Any, tracker: Tracker | None = None
+    ) -> list[Decision]:
+        decisions: list[Decision] = []
+        for edge in edges:
+            rule = RULES_BY_ID[edge.rule_id]
+            if edge.firing:
+                decisions += self._on_fire(state, rule, edge)
+                if (
+                    rule.sensor_fault
+                    and state.health.is_firing("device.flapping")
+                    and rule.id != "device.flapping"
+                ):
+                    continue  # the flapping ticket stands for this device's faults
+            elif self._group_still_firing(state, rule, view):
+                continue  # another signal of the same incident still holds: not over yet
+            decisions.append(decision_for(state, rule, edge, view, tracker))
+        return decisions
+
+    def _on_fire(self, state: DeviceState, rule: Rule[Any], edge: Edge) -> list[Decision]:
+        if rule.sensor_fault:
+            state.health_view.record_fault(edge.at)
+        if rule.id == "patrol.missed_checkpoint" and isinstance(state.view, PatrolView):
+            state.view.missed += 1
+            site = self.sites.get(state.device.ref.site)
+            if site is None:
+                site = self.sites[state.device.ref.site] = SiteState(
+                    SitePatrolView(self.config.patrol, state.device.timezone)
+                )
+            site.view.record_miss(edge.at)
+            site.checkpoint = state
+            return self._evaluate_site(site, edge.at)
+        return []
+
+    def _group_still_firing(self, state: DeviceState, rule: Rule[Any], view: Any) -> bool:
+        peers = [state]
+        if isinstance(view, WaterView) and view.zone is not None and rule.scope is not None:
+            peers = [self.devices[k] for k in view.zone.members if k in self.devices]
         return any(
-            RULES_BY_ID[other].group == rule.group
-            for tracker in (state.rules, state.health)
-            for other in tracker.firing_rules()
+            RULES_BY_ID[other].group == rule.group for peer in peers for other in peer.firing()
         )
 
-    def _decision(self, state: DeviceState, rule: Rule[Any], edge: Edge) -> Decision:
-        device = state.device
-        where = device.location or f"{device.ref.kind.value} {device.ref.device}"
-        return Decision(
-            action=Action.FIRE if edge.firing else Action.CLEAR,
-            rule=rule.id,
-            ref=device.ref,
-            at=edge.at,
-            priority=rule.priority,
-            category=rule.category,
-            title=f"{rule.title}: {where}",
-            description=f"{rule.title} at {where} (site {device.ref.site}). "
-            f"Condition: {rule.condition}.",
-            dedup_key=dedup_key(device.ref, rule.group),
-            evidence=self._evidence(state, rule, edge),
-            building=device.building,
-            location=device.location,
-            auto_resolve=rule.auto_resolve,
-        )
 
-    @staticmethod
-    def _evidence(state: DeviceState, rule: Rule[Any], edge: Edge) -> dict[str, Any]:
-        evidence: dict[str, Any] = {
-            "rule": rule.id,
-            "condition": rule.condition,
-            "source": rule.source,
-            "decided_at": iso(edge.at),
-            "condition_since": iso(edge.since),
-            "held_s": round(edge.at - edge.since, 3),
-            "threshold_s": edge.hold_s,
-            "registered": state.device.registered,
-        }
-        reading = state.reading
-        if reading is not None:
-            evidence["reading"] = reading.telemetry.model_dump(mode="json")
-            evidence["observed_at"] = iso(reading.observed_at)
-            evidence["received_at"] = iso(reading.received_at)
-            if reading.flags:
-                evidence["flags"] = sorted(reading.flags)
-        if state.elevator is not None:
-            evidence["occupied_seen"] = state.elevator.occupied_seen
-        if state.online is not None:
-            evidence["status"] = "online" if state.online else "offline"
-        if state.last_seen is not None:
-            evidence["last_seen"] = iso(state.last_seen)
-        return evidence
-
-
-__all__ = ["Alert", "DeviceState", "Kind", "RulesEngine"]
+__all__ = ["ALL_RULES", "RULES_BY_ID", "Alert", "DeviceState", "RulesEngine", "check_overrides"]

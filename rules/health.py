@@ -1,40 +1,166 @@
-"""Sensor health for every kind: SEN-01 device offline (Last Will or silence)."""
+"""Sensor health for every kind (domain-rules-research.md §6: SEN-01..05).
+
+Offline (Last Will or silence), stuck value, implausible value and battery low. Stuck and
+implausible values, a broken loop current and going offline are *sensor faults*: while one is
+active the device's rules that need a healthy sensor are frozen, and more than two faults in
+24 h make the device *flapping*: one maintenance ticket instead of a ticket per fault.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
+from gateway.payloads import ElevatorTelemetry, Telemetry, WaterPressureTelemetry
 from rules.condition import Rule
 from rules.decision import Category, Priority
+from rules.thresholds import HealthThresholds, WaterThresholds
+from steward.site import ElevatorParams
 
 
 @dataclass(slots=True)
 class HealthView:
+    th: HealthThresholds
+    silence_limit_s: float | None = None
     will_offline: bool = False
     """The device's status topic says ``offline`` (its Last Will, or a clean goodbye)."""
-    silent_for_s: float = 0.0
-    silence_limit_s: float | None = None
+    last_seen: float | None = None
+    battery_low: bool = False
+    same_value_samples: int = 0
+    last_value: float | None = None
+    implausible: bool = False
+    plausible_streak: int = 0
+    faults: deque[float] = field(default_factory=deque)
+    """When each sensor fault started, within the flapping window."""
+
+    def update(self, t: Telemetry, plausible: bool, at: float) -> None:
+        th = self.th
+        self.last_seen = at
+        if t.battery_pct is not None:
+            low, ok = th.battery_low_pct, th.battery_ok_pct
+            self.battery_low = t.battery_pct <= low or (self.battery_low and t.battery_pct < ok)
+        if isinstance(t, WaterPressureTelemetry):  # flat line: SEN-02 (not for gauges)
+            same = (
+                self.last_value is not None
+                and abs(t.pressure_mpa - self.last_value) <= th.stuck_tolerance_mpa
+            )
+            self.same_value_samples = self.same_value_samples + 1 if same else 1
+            self.last_value = t.pressure_mpa
+        if not plausible:
+            self.implausible, self.plausible_streak = True, 0
+        else:
+            self.plausible_streak += 1
+            if self.plausible_streak >= th.implausible_clear_samples:
+                self.implausible = False
+
+    def record_fault(self, at: float) -> None:
+        self.faults.append(at)
+
+    def recent_faults(self, now: float) -> int:
+        while self.faults and self.faults[0] < now - self.th.flapping_window_s:
+            self.faults.popleft()
+        return len(self.faults)
 
 
-def offline(v: HealthView) -> float | None:
+def plausible(t: Telemetry, params: object, water: WaterThresholds) -> bool:
+    """SEN-03 gross range: outside what the sensor or the building can physically report."""
+    if isinstance(t, ElevatorTelemetry) and isinstance(params, ElevatorParams):
+        return params.min_floor - 1 <= t.floor <= params.max_floor + 1
+    if isinstance(t, WaterPressureTelemetry):
+        return -0.01 <= t.pressure_mpa <= water.full_scale_mpa
+    return True
+
+
+def offline(v: HealthView, now: float) -> float | None:
     if v.will_offline:
         return 0.0
-    if v.silence_limit_s is not None and v.silent_for_s > v.silence_limit_s:
-        return 0.0
-    return None
+    limit, seen = v.silence_limit_s, v.last_seen
+    return 0.0 if limit is not None and seen is not None and now - seen > limit else None
 
 
+def stuck(v: HealthView, _now: float) -> float | None:
+    return 0.0 if v.same_value_samples >= v.th.stuck_samples else None
+
+
+def implausible(v: HealthView, _now: float) -> float | None:
+    return 0.0 if v.implausible else None
+
+
+def battery_low(v: HealthView, _now: float) -> float | None:
+    return 0.0 if v.battery_low else None
+
+
+def flapping(v: HealthView, now: float) -> float | None:
+    return 0.0 if v.recent_faults(now) >= v.th.flapping_faults else None
+
+
+F, G = Category.FACILITY, Priority.GENERAL
 HEALTH_RULES: tuple[Rule[HealthView], ...] = (
     Rule(
         id="device.offline",
         group="offline",
-        priority=Priority.GENERAL,
-        category=Category.FACILITY,
+        priority=G,
+        category=F,
         title="Device offline",
-        condition="status topic says offline (Last Will), or no message for longer than the "
-        "kind's silence limit",
+        condition="status topic says offline (Last Will), or no message for longer than "
+        "the kind's <kind>_silence_s",
         holds=offline,
         auto_resolve=True,
+        timed=True,
+        sensor_fault=True,
+        clear="a message or an online status",
         source="SEN-01; MQTT Last Will, 1.5× keep-alive",
+    ),
+    Rule(
+        id="sensor.stuck",
+        group="stuck",
+        priority=G,
+        category=F,
+        title="Sensor value stuck",
+        condition="≥ stuck_samples consecutive pressure readings within stuck_tolerance_mpa",
+        holds=stuck,
+        auto_resolve=True,
+        sensor_fault=True,
+        clear="the value varies again",
+        source="SEN-02; IOOS QARTOD flat line",
+    ),
+    Rule(
+        id="sensor.implausible",
+        group="implausible",
+        priority=G,
+        category=F,
+        title="Implausible sensor value",
+        condition="elevator floor beyond one floor past its range, or pressure below "
+        "-0.01 MPa or above full_scale_mpa",
+        holds=implausible,
+        auto_resolve=True,
+        sensor_fault=True,
+        clear="implausible_clear_samples plausible readings in a row",
+        source="SEN-03; QARTOD gross range",
+    ),
+    Rule(
+        id="device.battery_low",
+        group="battery_low",
+        priority=G,
+        category=F,
+        title="Device battery low",
+        condition="battery_pct ≤ battery_low_pct",
+        holds=battery_low,
+        auto_resolve=True,
+        clear="battery_pct ≥ battery_ok_pct",
+        source="SEN-04",
+    ),
+    Rule(
+        id="device.flapping",
+        group="flapping",
+        priority=G,
+        category=F,
+        title="Sensor keeps failing: maintenance needed",
+        condition="≥ flapping_faults sensor faults within flapping_window_s; further faults "
+        "of the device open no tickets of their own while it lasts",
+        holds=flapping,
+        timed=True,
+        clear="fewer faults in the window (recorded)",
+        source="SEN-05",
     ),
 )

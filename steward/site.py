@@ -10,11 +10,18 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gateway.topics import ID_PATTERN, DeviceRef, Kind
+from rules.thresholds import (
+    ElevatorThresholds,
+    HealthThresholds,
+    RulesConfig,
+    device_thresholds,
+)
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
 
@@ -48,6 +55,7 @@ class ExtinguisherParams(_Strict):
 class PatrolParams(_Strict):
     key_area: bool = True
     interval_min: int = Field(default=120, gt=0)
+    route: str | None = None
 
 
 PARAMS: dict[Kind, type[_Strict]] = {
@@ -63,10 +71,13 @@ class DeviceConfig(_Strict):
     kind: Kind
     location: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
+    thresholds: dict[str, Any] = Field(default_factory=dict)
+    """Per-device rule thresholds, merged over ``rules.<kind>``."""
 
     @model_validator(mode="after")
     def _params_match_kind(self) -> DeviceConfig:
         PARAMS[self.kind].model_validate(self.params)
+        device_thresholds(RulesConfig(), self.kind, self.thresholds)
         return self
 
     def typed_params(self) -> BaseModel:
@@ -85,35 +96,15 @@ class SiteConfig(_Strict):
     timezone: str = "Asia/Shanghai"
     buildings: list[BuildingConfig] = Field(default_factory=list)
 
-
-class ElevatorThresholds(_Strict):
-    """Defaults from domain-rules-research.md §6 (ELV-01..05, 10; SEN-01)."""
-
-    entrapment_s: float = Field(default=30, gt=0)
-    entrapment_at_landing_s: float = Field(default=45, gt=0)
-    stopped_outside_zone_s: float = Field(default=60, gt=0)
-    door_open_moving_samples: int = Field(default=2, ge=1)
-    power_loss_s: float = Field(default=10, gt=0)
-    power_restored_s: float = Field(default=60, ge=0)
-
-
-class HealthThresholds(_Strict):
-    """SEN-01: silence longer than this (seconds) means offline; None disables it for a kind
-    (patrol checkpoints speak only when scanned). The Last Will marks a device offline at once."""
-
-    elevator_silence_s: float | None = Field(default=600, gt=0)
-    water_pressure_silence_s: float | None = Field(default=1800, gt=0)
-    extinguisher_silence_s: float | None = Field(default=6 * 3600, gt=0)
-    patrol_silence_s: float | None = None
-
-    def silence_s(self, kind: Kind) -> float | None:
-        value: float | None = getattr(self, f"{kind.value}_silence_s")
-        return value
-
-
-class RulesConfig(_Strict):
-    elevator: ElevatorThresholds = ElevatorThresholds()
-    health: HealthThresholds = HealthThresholds()
+    @model_validator(mode="after")
+    def _known_timezone(self) -> SiteConfig:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {self.timezone!r} (IANA name, e.g. Asia/Shanghai)"
+            ) from None
+        return self
 
 
 class StewardConfig(_Strict):
@@ -141,6 +132,9 @@ class RegisteredDevice(BaseModel):
     location: str
     params: BaseModel
     registered: bool = True
+    thresholds: dict[str, Any] = Field(default_factory=dict)
+    """The device's own threshold overrides (merged over the site file's ``rules``)."""
+    timezone: str = "Asia/Shanghai"
 
 
 class DeviceRegistry:
@@ -158,6 +152,8 @@ class DeviceRegistry:
                         building=building.id,
                         location=device.location,
                         params=device.typed_params(),
+                        thresholds=device.thresholds,
+                        timezone=site.timezone,
                     )
 
     def lookup(self, ref: DeviceRef) -> RegisteredDevice | None:
@@ -218,3 +214,22 @@ def load_site_config(path: Path) -> StewardConfig:
 
 def example_site_path() -> Path:
     return Path(__file__).parent / "examples" / "demo-site.yaml"
+
+
+__all__ = [
+    "ConfigError",
+    "DeviceConfig",
+    "DeviceRegistry",
+    "ElevatorParams",
+    "ElevatorThresholds",
+    "ExtinguisherParams",
+    "HealthThresholds",
+    "PatrolParams",
+    "RegisteredDevice",
+    "RulesConfig",
+    "SiteConfig",
+    "StewardConfig",
+    "WaterParams",
+    "example_site_path",
+    "load_site_config",
+]

@@ -1,0 +1,145 @@
+"""Fire-extinguisher rules (domain-rules-research.md §6: FEX-01..04; FEX-05 is a calendar
+rule in rules/calendar.py). Pressure is judged against the gauge's green band per device."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.payloads import ExtinguisherTelemetry
+from rules.condition import Rule
+from rules.decision import Category, Priority
+from rules.thresholds import ExtinguisherThresholds
+from steward.site import ExtinguisherParams
+
+
+@dataclass(slots=True)
+class ExtinguisherView:
+    t: ExtinguisherTelemetry
+    th: ExtinguisherThresholds
+    params: ExtinguisherParams
+    below: int = 0
+    """Consecutive readings below the green band."""
+    above: int = 0
+    recent: deque[tuple[float, float]] = field(default_factory=deque)
+    """(time, pressure) over the last rapid_loss_window_s."""
+
+    @property
+    def p(self) -> float:
+        return self.t.pressure_mpa
+
+    @property
+    def nominal(self) -> float:
+        return (self.params.green_min_mpa + self.params.green_max_mpa) / 2
+
+    def update(self, t: ExtinguisherTelemetry, at: float) -> None:
+        self.t = t
+        p = t.pressure_mpa
+        self.below = self.below + 1 if p < self.params.green_min_mpa else 0
+        self.above = self.above + 1 if p > self.params.green_max_mpa else 0
+        while self.recent and self.recent[0][0] < at - self.th.rapid_loss_window_s:
+            self.recent.popleft()
+        self.recent.append((at, p))
+
+
+def low(v: ExtinguisherView, _now: float) -> float | None:
+    return 0.0 if v.below >= v.th.consecutive_readings and not _discharged(v) else None
+
+
+def high(v: ExtinguisherView, _now: float) -> float | None:
+    return 0.0 if v.above >= v.th.consecutive_readings else None
+
+
+def _discharged(v: ExtinguisherView) -> bool:
+    if v.p < v.th.discharged_ratio * v.nominal:
+        return True
+    peak = max(q for _, q in v.recent)
+    return peak > 0 and (peak - v.p) > v.th.rapid_loss_ratio * peak
+
+
+def discharged(v: ExtinguisherView, _now: float) -> float | None:
+    return 0.0 if _discharged(v) else None
+
+
+def removed(v: ExtinguisherView, _now: float) -> float | None:
+    t = v.t
+    gone = t.on_bracket is False or (t.tilt_deg is not None and t.tilt_deg > v.th.tilt_deg)
+    return v.th.removed_s if gone else None
+
+
+def _rule(
+    rule_id: str,
+    group: str,
+    priority: Priority,
+    category: Category,
+    title: str,
+    condition: str,
+    holds: Callable[[ExtinguisherView, float], float | None],
+    **kw: Any,
+) -> Rule[ExtinguisherView]:
+    return Rule(
+        id=f"extinguisher.{rule_id}",
+        group=group,
+        priority=priority,
+        category=category,
+        title=title,
+        condition=condition,
+        holds=holds,
+        **kw,
+    )
+
+
+EXTINGUISHER_RULES: tuple[Rule[ExtinguisherView], ...] = (
+    _rule(
+        "low_pressure",
+        "low_pressure",
+        Priority.GENERAL,
+        Category.FACILITY,
+        "Extinguisher pressure below the green band",
+        "pressure < green_min_mpa on ≥ consecutive_readings readings (not discharged)",
+        low,
+        clear_after_s=lambda v: v.th.in_band_clear_s,
+        auto_resolve=True,
+        clear="back in the green band for in_band_clear_s",
+        source="FEX-01; GB 50444 5.3.1",
+    ),
+    _rule(
+        "over_pressure",
+        "over_pressure",
+        Priority.GENERAL,
+        Category.FACILITY,
+        "Extinguisher pressure above the green band",
+        "pressure > green_max_mpa on ≥ consecutive_readings readings",
+        high,
+        auto_resolve=True,
+        clear="back in the green band",
+        source="FEX-02",
+    ),
+    _rule(
+        "discharged",
+        "discharged_or_removed",
+        Priority.IMPORTANT,
+        Category.SERVICE,
+        "Extinguisher discharged or losing pressure fast: check for fire or vandalism",
+        "pressure < discharged_ratio × nominal, or fell by > rapid_loss_ratio within "
+        "rapid_loss_window_s",
+        discharged,
+        clear="replaced (recorded; a person closes it)",
+        source="FEX-03 [E]",
+    ),
+    _rule(
+        "removed",
+        "discharged_or_removed",
+        Priority.GENERAL,
+        Category.SERVICE,
+        "Extinguisher removed from its bracket or tilted",
+        "on_bracket false or tilt > tilt_deg held ≥ removed_s (with a discharge: the same "
+        "ticket, raised to important)",
+        removed,
+        auto_resolve=True,
+        clear="back on its bracket, upright",
+        source="FEX-04 [E]",
+    ),
+)
