@@ -17,3 +17,5 @@ class Alert:
     fired_at: float | None
     building: str | None
     location: str
+    dedup_key: str
+    """The key of the ticket this condition belongs to."""

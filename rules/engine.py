@@ -36,7 +36,7 @@ from rules.patrol import (
     PatrolView,
     SitePatrolView,
 )
-from rules.render import decision_for
+from rules.render import decision_for, key_for
 from rules.state import DeviceState, GuardState, SiteState
 from rules.thresholds import RulesConfig, device_thresholds
 from rules.water import WATER_RULES, WaterView, Zone
@@ -256,23 +256,25 @@ class RulesEngine:
         with self.lock:
             out = []
             for state in self.devices.values():
-                for tracker in state.trackers():
-                    out += self._alerts(state, tracker)
+                out += self._alerts(state, state.rules, state.view)
+                out += self._alerts(state, state.health, state.health_view)
+                out += self._alerts(state, state.calendar, state.calendar_view)
             for guard in self.guards.values():
-                out += self._alerts(guard.checkpoint, guard.tracker)
+                out += self._alerts(guard.checkpoint, guard.tracker, guard.view)
             for site in self.sites.values():
                 if site.checkpoint is not None:
-                    out += self._alerts(site.checkpoint, site.tracker)
+                    out += self._alerts(site.checkpoint, site.tracker, site.view)
             return out
 
     @staticmethod
-    def _alerts(state: DeviceState, tracker: Tracker) -> list[Alert]:
+    def _alerts(state: DeviceState, tracker: Tracker, view: Any) -> list[Alert]:
         out = []
         for rule_id in tracker.firing_rules():
             rule, rs = RULES_BY_ID[rule_id], tracker.states[rule_id]
+            ref = state.device.ref
             out.append(
                 Alert(
-                    state.device.ref,
+                    ref,
                     rule_id,
                     rule.priority.value,
                     rule.title,
@@ -280,6 +282,7 @@ class RulesEngine:
                     rs.fired_at,
                     state.device.building,
                     state.device.location,
+                    key_for(ref, rule, view),
                 )
             )
         return out

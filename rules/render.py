@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.topics import DeviceRef
 from rules.condition import Edge, Rule, Tracker
 from rules.decision import Action, Decision, dedup_key
 from rules.state import DeviceState
@@ -36,6 +37,13 @@ def decision_for(
         location=device.location,
         auto_resolve=rule.auto_resolve,
     )
+
+
+def key_for(ref: DeviceRef, rule: Rule[Any], view: Any) -> str:
+    """One active ticket per key: per device and group, or per wider scope (zone, guard)."""
+    if rule.scope is not None:
+        return f"{ref.site}/{ref.kind.value}/{rule.scope(view)}/{rule.group}"
+    return dedup_key(ref, rule.group)
 
 
 def evidence(state: DeviceState, rule: Rule[Any], edge: Edge, view: Any) -> dict[str, Any]:

@@ -9,25 +9,22 @@ from __future__ import annotations
 import logging
 from types import TracebackType
 
-from sqlalchemy import func, select
-
 from gateway.decode import DeadLetters, Decoder
 from gateway.mqtt import BrokerAddress, MqttGateway
-from gateway.topics import DeviceRef, Kind
-from rules.decision import Decision, dedup_key
-from rules.engine import RULES_BY_ID, Alert, RulesEngine
-from steward.clock import Clock, SystemClock
+from rules.decision import Action, Decision
+from rules.derived import is_elevator_fault, repeated_failure
+from rules.engine import RulesEngine, check_overrides
+from steward import history
+from steward.clock import Clock, SystemClock, as_datetime
 from steward.metrics import make_registry
 from steward.settings import Settings, mqtt_address
-from steward.site import DeviceRegistry, StewardConfig, load_site_config
+from steward.site import ConfigError, DeviceRegistry, StewardConfig, load_site_config
 from steward.writer import DecisionWriter
 from tickets.db import make_engine, migrate, ping, session_factory
-from tickets.models import Ticket
 from tickets.schemas import TicketView
 from tickets.service import TicketService
 
 log = logging.getLogger("steward")
-ACTIVE = ("open", "acknowledged", "in_progress")
 
 
 class Steward:
@@ -47,7 +44,7 @@ class Steward:
         self.sessions = session_factory(self.db)
         self.tickets = TicketService(self.sessions, self.clock)
         self.engine = RulesEngine(self.registry, config.rules, self.clock)
-        self.engine.restore(self._active_rules())
+        self.engine.restore(history.active_rules(self.sessions))
         self.decoder = Decoder(
             self.registry,
             max_payload_bytes=settings.max_payload_bytes,
@@ -71,45 +68,62 @@ class Steward:
         self._started = False
 
     def _apply(self, decisions: list[Decision]) -> list[TicketView]:
-        return self.tickets.apply(decisions=decisions)
+        views = self.tickets.apply(decisions=decisions)
+        derived = self._repeated_failures(decisions, views)
+        return views + (self.tickets.apply(decisions=derived) if derived else [])
 
-    def _active_rules(self) -> list[tuple[DeviceRef, str, float]]:
-        with self.sessions() as session:
-            rows = session.execute(
-                select(
-                    Ticket.site, Ticket.kind, Ticket.device, Ticket.rule, Ticket.opened_at
-                ).where(Ticket.status.in_(ACTIVE), Ticket.source == "rule")
-            ).all()
-        return [
-            (DeviceRef(site, Kind(kind), device), rule, opened.timestamp())
-            for site, kind, device, rule, opened in rows
-            if kind and device
-        ]
-
-    @staticmethod
-    def dedup_key_of(alert: Alert) -> str:
-        return dedup_key(alert.ref, RULES_BY_ID[alert.rule].group)
-
-    def active_tickets_by_device(self) -> dict[str, list[str]]:
-        with self.sessions() as session:
-            rows = session.execute(
-                select(Ticket.site, Ticket.device, Ticket.number)
-                .where(Ticket.status.in_(ACTIVE), Ticket.device.is_not(None))
-                .order_by(Ticket.id)
-            ).all()
-        out: dict[str, list[str]] = {}
-        for site, device, number in rows:
-            out.setdefault(f"{site}/{device}", []).append(number)
+    def _repeated_failures(
+        self, decisions: list[Decision], views: list[TicketView]
+    ) -> list[Decision]:
+        """ELV-14: a newly opened elevator fault ticket may make it the Nth in the window."""
+        opened = {v.dedup_key for v in views if v.occurrences == 1 and v.status == "open"}
+        th = self.config.rules.elevator
+        out = []
+        for d in decisions:
+            if (
+                d.action is not Action.FIRE
+                or d.dedup_key not in opened
+                or not is_elevator_fault(d.ref.kind.value, d.rule)
+            ):
+                continue
+            since = as_datetime(d.at - th.repeated_failure_window_days * 86400.0)
+            count = history.elevator_fault_tickets(self.sessions, d.ref, since)
+            decision = repeated_failure(d.ref, count, th, d.at, d.building, d.location or "")
+            if decision is not None:
+                out.append(decision)
         return out
 
+    def active_tickets_by_device(self) -> dict[str, list[str]]:
+        return history.active_by_device(self.sessions)
+
     def tickets_opened_counts(self) -> dict[tuple[str, str], int]:
-        with self.sessions() as session:
-            rows = session.execute(
-                select(Ticket.priority, Ticket.source, func.count()).group_by(
-                    Ticket.priority, Ticket.source
-                )
-            ).all()
-        return {(str(p), str(s)): int(n) for p, s, n in rows}
+        return history.opened_counts(self.sessions)
+
+    def reload_config(self) -> list[str]:
+        """Re-read the site file; on any problem keep the running configuration and return
+        the problems (empty list: applied). Rule state and open tickets are kept."""
+        path = self.settings.site_config
+        if path is None:
+            return ["no site file configured (STEWARD_SITE_CONFIG)"]
+        try:
+            config = load_site_config(path)
+        except ConfigError as exc:
+            problems = [f"{exc.path}: {p}" for p in exc.problems]
+        else:
+            problems = check_overrides(config.rules)
+        if problems:
+            log.error(
+                "site file %s not applied, keeping the running one:\n%s", path, "\n".join(problems)
+            )
+            return problems
+        registry = DeviceRegistry(config)
+        self.engine.reconfigure(registry, config.rules)
+        self.decoder.registry = registry
+        self.config, self.registry = config, registry
+        log.info(
+            "site file %s applied: %d site(s), %d device(s)", path, len(config.sites), len(registry)
+        )
+        return []
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:

@@ -29,7 +29,7 @@ class AlertView(BaseModel):
 @router.get("", response_model=list[AlertView])
 def list_alerts(steward: StewardDep) -> list[AlertView]:
     alerts = steward.engine.alerts()
-    tickets = steward.tickets.active_for(dedup_keys=[steward.dedup_key_of(a) for a in alerts])
+    tickets = steward.tickets.active_for(dedup_keys=[a.dedup_key for a in alerts])
     return [
         AlertView(
             site=a.ref.site,
@@ -42,7 +42,7 @@ def list_alerts(steward: StewardDep) -> list[AlertView]:
             title=a.title,
             since=iso(a.since),
             fired_at=iso(a.fired_at),
-            ticket=tickets.get(steward.dedup_key_of(a)),
+            ticket=tickets.get(a.dedup_key),
         )
         for a in sorted(alerts, key=lambda a: a.fired_at or 0.0, reverse=True)
     ]
