@@ -148,7 +148,9 @@ class RulesEngine:
             if isinstance(view, WaterView):
                 view.zone = self._zone(ref, params)
         elif ref.kind is Kind.PATROL and isinstance(params, PatrolParams):
-            state.view = PatrolView(cast(Any, th), params, last_scan_at=self.clock.now())
+            state.view = PatrolView(
+                cast(Any, th), params, last_scan_at=self.clock.now(), tz=device.timezone
+            )
         if ref.kind is Kind.WATER_PRESSURE:
             self._zone(ref, params)
         if isinstance(params, ElevatorParams | ExtinguisherParams) and device.registered:
@@ -331,7 +333,7 @@ class RulesEngine:
         elif isinstance(t, ExtinguisherTelemetry):
             view = ExtinguisherView(t, th, params)
         else:
-            view = PatrolView(th, params, last_scan_at=at)
+            view = PatrolView(th, params, last_scan_at=at, tz=device.timezone)
         view.update(t, at)
         return view
 
@@ -418,6 +420,7 @@ class RulesEngine:
             state.health_view.record_fault(edge.at)
         if rule.id == "patrol.missed_checkpoint" and isinstance(state.view, PatrolView):
             state.view.missed += 1
+            state.view.count(edge.at, 2)
             site = self.sites.get(state.device.ref.site)
             if site is None:
                 site = self.sites[state.device.ref.site] = SiteState(

@@ -56,6 +56,14 @@ class PatrolView:
     late: int = 0
     missed: int = 0
     """Compliance counters since start: on-time scans, late scans, missed intervals."""
+    tz: str = "Asia/Shanghai"
+    by_shift: dict[str, list[int]] = field(default_factory=dict)
+    """Shift name → [on time, late, missed]."""
+
+    def count(self, at: float, outcome: int) -> None:
+        """outcome: 0 on time, 1 late, 2 missed."""
+        name = current_shift(at, self.th.shifts, self.tz)[0]
+        self.by_shift.setdefault(name, [0, 0, 0])[outcome] += 1
 
     @property
     def interval_s(self) -> float:
@@ -67,8 +75,10 @@ class PatrolView:
     def update(self, t: PatrolTelemetry, at: float) -> None:
         if at <= self.overdue_after(1):
             self.on_time += 1
+            self.count(at, 0)
         else:
             self.late += 1
+            self.count(at, 1)
         self.previous_scan_at, self.last_scan_at, self.last = self.last_scan_at, at, t
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -59,7 +60,13 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
         typer.echo(f"configuration error:\n{exc}", err=True)
         raise typer.Exit(2) from None
     with steward:
-        log.info("API on http://%s:%d (OpenAPI at /docs)", settings.http_host, settings.http_port)
+        signal.signal(signal.SIGHUP, lambda *_: steward.reload_config())
+        log.info(
+            "API on http://%s:%d (OpenAPI at /docs); kill -HUP %d reloads the site file",
+            settings.http_host,
+            settings.http_port,
+            os.getpid(),
+        )
         serve(steward, settings.http_host, settings.http_port)
 
 
@@ -112,6 +119,7 @@ def simulate(
 @app.command("check-config")
 def check_config(path: Path) -> None:
     """Validate a site/rules file (or a folder of them); print every problem, exit 1 if any."""
+    from rules.engine import check_overrides  # noqa: PLC0415
     from steward.site import ConfigError, DeviceRegistry, load_site_config  # noqa: PLC0415
 
     try:
@@ -120,6 +128,11 @@ def check_config(path: Path) -> None:
         for problem in exc.problems:
             typer.echo(f"{exc.path}: {problem}", err=True)
         raise typer.Exit(1) from None
+    problems = check_overrides(config.rules)
+    for problem in problems:
+        typer.echo(f"{path}: {problem}", err=True)
+    if problems:
+        raise typer.Exit(1)
     registry = DeviceRegistry(config)
     typer.echo(f"{path}: OK: {len(config.sites)} site(s), {len(registry)} device(s)")
 

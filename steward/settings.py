@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     admin_api_key: SecretStr | None = None
+    integrations_config: Path | None = None
+    """More webhook endpoints, with filters and templates (docs/integrations.md)."""
 
     # Beyond the contract's minimum: tuning knobs with safe defaults.
     mqtt_client_id: str = "steward-gateway"
@@ -36,6 +38,11 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(default=65536, ge=256)
     dead_letter_size: int = Field(default=1000, ge=1)
     strict_devices: bool = False
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    mqtt_ticket_events: bool = True
+    """Publish ticket events to ``estate/{site}/tickets`` on the service's broker."""
+    delivery_poll_interval_s: float = Field(default=0.2, gt=0, le=60)
+    delivery_retry_hours: float = Field(default=24.0, ge=1)
 
     @field_validator("mqtt_url")
     @classmethod
