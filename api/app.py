@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 
 from api.deps import require_api_key
 from api.errors import install_error_handlers
-from api.routes import admin, alerts, devices, health, patrol, tickets
+from api.routes import admin, alerts, deliveries, devices, health, patrol, stream, tickets
 from steward import __version__
 from steward.runtime import Steward
 from steward.settings import Settings
@@ -41,7 +41,15 @@ def create_app(steward: Steward | None = None, settings: Settings | None = None)
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (tickets.router, alerts.router, devices.router, patrol.router, admin.router):
+    for router in (
+        tickets.router,
+        stream.router,
+        alerts.router,
+        devices.router,
+        deliveries.router,
+        patrol.router,
+        admin.router,
+    ):
         app.include_router(router, prefix="/api/v1", dependencies=[Depends(require_api_key)])
     app.include_router(health.router)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import delivery.models  # noqa: F401  (its tables join Base.metadata)
 from tickets.models import Base
 
 connection = context.config.attributes.get("connection")

@@ -1,0 +1,90 @@
+"""``/api/v1/deliveries``: the delivery log (per endpoint, per event, every attempt),
+endpoint health, and replay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from api.deps import StewardDep
+from api.errors import ERROR_RESPONSES
+from delivery.log import DeliveryLog, DeliveryNotFoundError
+from delivery.models import DeliveryStatus
+from delivery.schemas import DeliveryPage, DeliveryView, EndpointHealth, ReplayResult
+
+router = APIRouter(prefix="/deliveries", tags=["deliveries"], responses=ERROR_RESPONSES)
+EndpointName = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+def _log(steward: StewardDep) -> DeliveryLog:
+    return DeliveryLog(steward.sessions, steward.clock)
+
+
+@contextmanager
+def _found() -> Iterator[None]:
+    try:
+        yield
+    except DeliveryNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.get("", response_model=DeliveryPage)
+def list_deliveries(
+    steward: StewardDep,
+    endpoint: Annotated[str | None, Query(max_length=64)] = None,
+    status: DeliveryStatus | None = None,
+    event_id: Annotated[str | None, Query(max_length=36)] = None,
+    ticket: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
+) -> DeliveryPage:
+    """Newest first, each with its attempts; ``event_id`` shows one event at every endpoint."""
+    return _log(steward).list(
+        endpoint=endpoint,
+        status=status,
+        event_id=event_id,
+        ticket=ticket,
+        limit=limit,
+        cursor=None if cursor is None else int(cursor),
+    )
+
+
+@router.get("/endpoints", response_model=list[EndpointHealth])
+def list_endpoints(steward: StewardDep) -> list[EndpointHealth]:
+    return _log(steward).endpoints()
+
+
+@router.get("/endpoints/{name}", response_model=EndpointHealth)
+def get_endpoint(steward: StewardDep, name: EndpointName) -> EndpointHealth:
+    with _found():
+        return _log(steward).endpoint(name)
+
+
+@router.post("/endpoints/{name}/enable", response_model=EndpointHealth)
+def enable_endpoint(steward: StewardDep, name: EndpointName) -> EndpointHealth:
+    """Deliver again to an endpoint a 410 disabled; what queued meanwhile goes out in order."""
+    with _found():
+        return _log(steward).enable(name)
+
+
+@router.post("/endpoints/{name}/replay-failed", response_model=ReplayResult)
+def replay_failed(steward: StewardDep, name: EndpointName) -> ReplayResult:
+    """Queue every failed delivery of the endpoint again."""
+    with _found():
+        return ReplayResult(replayed=_log(steward).replay_failed(name))
+
+
+@router.get("/{delivery_id}", response_model=DeliveryView)
+def get_delivery(steward: StewardDep, delivery_id: int) -> DeliveryView:
+    with _found():
+        return _log(steward).get(delivery_id)
+
+
+@router.post("/{delivery_id}/replay", response_model=DeliveryView)
+def replay_delivery(steward: StewardDep, delivery_id: int) -> DeliveryView:
+    """Send the event again, with the same ``webhook-id``."""
+    with _found():
+        return _log(steward).replay(delivery_id)

@@ -1,0 +1,56 @@
+"""``GET /api/v1/alerts/stream``: live ticket events as Server-Sent Events.
+
+Fed from the outbox, not from process memory, so it shows every change whichever process
+made it. Each event's SSE ``id`` is its outbox position: a client that reconnects with
+``Last-Event-ID`` (browsers' ``EventSource`` does it by itself) continues right after the last
+event it saw and misses nothing. Without it the stream starts with the next change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+import orjson
+from fastapi import APIRouter, Header, Query
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import StewardDep
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+POLL_INTERVAL_S = 0.25
+BATCH = 200
+RECONNECT_MS = 2000
+Position = Annotated[str | None, Header(pattern=r"^[0-9]{1,18}$")]
+
+
+@router.get("/stream", response_class=EventSourceResponse)
+async def stream_ticket_events(
+    steward: StewardDep,
+    last_event_id: Position = None,
+    after: Annotated[int | None, Query(ge=0, description="as Last-Event-ID")] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """CloudEvents (contract §6) as SSE: ``event`` is the type, ``id`` the resume position."""
+    if last_event_id is not None:
+        position = int(last_event_id)
+    elif after is not None:
+        position = after
+    else:
+        position = await run_in_threadpool(steward.tickets.last_outbox_pk)
+    yield ServerSentEvent(comment=f"steward ticket events after {position}", retry=RECONNECT_MS)
+    while True:
+        events = await run_in_threadpool(
+            steward.tickets.outbox_after, event_pk=position, limit=BATCH
+        )
+        for event in events:
+            yield ServerSentEvent(
+                raw_data=orjson.dumps(event.payload).decode(),
+                event=event.type.value,
+                id=str(event.pk),
+            )
+            position = event.pk
+        if len(events) < BATCH:
+            await anyio.sleep(POLL_INTERVAL_S)

@@ -1,0 +1,124 @@
+"""A real webhook receiver on 127.0.0.1 for tests: records every request, answers as scripted
+(status, headers, delay), and tracks how many requests per ``webhook-id`` are in flight."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.services import free_port
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+    """``time.monotonic()`` when the request was read."""
+
+    @property
+    def webhook_id(self) -> str:
+        return self.headers["webhook-id"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: bytes = b'{"ok": true}'
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+
+
+Script = Callable[[Received, int], Reply]
+"""(request, its 0-based number) → the reply."""
+
+
+def always(reply: Reply) -> Script:
+    return lambda _r, _n: reply
+
+
+class Receiver:
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.script: Script = always(Reply())
+        self.received: list[Received] = []
+        self.max_in_flight_per_id = 0
+        self._in_flight: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/steward"
+
+    def start(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                receiver._handle(self)
+
+            def do_PUT(self) -> None:
+                receiver._handle(self)
+
+            def log_message(self, *_args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("content-length", "0"))
+        body = handler.rfile.read(length)
+        request = Received(
+            handler.command,
+            handler.path,
+            {k.lower(): v for k, v in handler.headers.items()},
+            body,
+            time.monotonic(),
+        )
+        webhook_id = request.headers.get("webhook-id", "")
+        with self._lock:
+            number = len(self.received)
+            self.received.append(request)
+            self._in_flight[webhook_id] += 1
+            self.max_in_flight_per_id = max(self.max_in_flight_per_id, self._in_flight[webhook_id])
+        try:
+            reply = self.script(request, number)
+            if reply.delay_s:
+                time.sleep(reply.delay_s)
+        finally:
+            with self._lock:
+                self._in_flight[webhook_id] -= 1
+        try:
+            handler.send_response(reply.status)
+            for name, value in reply.headers.items():
+                handler.send_header(name, value)
+            handler.send_header("content-length", str(len(reply.body)))
+            handler.end_headers()
+            handler.wfile.write(reply.body)
+        except OSError:
+            pass  # the sender gave up (timeout): nothing to answer
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return [r.webhook_id for r in self.received]
