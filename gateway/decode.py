@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from gateway.payloads import SCHEMAS, Telemetry
 from gateway.reading import Reading, StatusChange
-from gateway.topics import Channel, TopicError, parse_topic
+from gateway.topics import Channel, DeviceRef, TopicError, parse_topic
 from steward.site import DeviceRegistry
 
 
@@ -34,6 +34,7 @@ class Reason(StrEnum):
     BAD_STATUS = "bad_status"
     DUPLICATE_SEQ = "duplicate_seq"
     UNREGISTERED = "unregistered"
+    RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -44,6 +45,8 @@ class Rejection:
     detail: str
     payload_excerpt: str
     received_at: float
+    ref: DeviceRef | None = None
+    """The device, when the topic was good enough to tell."""
 
 
 class DeadLetters:
@@ -87,8 +90,14 @@ class Decoder:
         strict_devices: bool = False,
         max_future_s: float = 120.0,
         max_past_s: float = 24 * 3600.0,
+        device_rate_per_s: float = 20.0,
+        device_burst: int = 100,
     ) -> None:
         self.registry = registry
+        self.device_rate_per_s = device_rate_per_s
+        self.device_burst = device_burst
+        self.buckets: dict[str, list[float]] = {}
+        """Token bucket per device: [tokens, last refill time]."""
         self.max_payload_bytes = max_payload_bytes
         self.strict_devices = strict_devices
         self.max_future_s = max_future_s
@@ -114,6 +123,16 @@ class Decoder:
         except TopicError as exc:
             return self.reject(Reason(exc.reason), topic, str(exc), payload, received_at)
         ref = parsed.ref
+        if not self._take_token(ref.key, received_at):
+            return self.reject(
+                Reason.RATE_LIMITED,
+                topic,
+                f"device {ref.key} exceeds {self.device_rate_per_s:g} msg/s "
+                f"(burst {self.device_burst})",
+                payload,
+                received_at,
+                ref=ref,
+            )
         registered = self.registry.lookup(ref) is not None
         if self.strict_devices and not registered:
             return self.reject(
@@ -165,8 +184,29 @@ class Decoder:
         self.accepted[ref.kind.value] += 1
         return Reading(ref, cast(Telemetry, telemetry), received_at, observed_at, flags, registered)
 
+    def _take_token(self, key: str, now: float) -> bool:
+        """A device flooding the broker must not starve the others (100x its normal rate is
+        a misbehaving device): each may burst, then sustain ``device_rate_per_s``."""
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            self.buckets[key] = [self.device_burst - 1.0, now]
+            return True
+        tokens = min(self.device_burst, bucket[0] + (now - bucket[1]) * self.device_rate_per_s)
+        bucket[1] = now
+        if tokens < 1.0:
+            bucket[0] = tokens
+            return False
+        bucket[0] = tokens - 1.0
+        return True
+
     def reject(
-        self, reason: Reason, topic: str, detail: str, payload: bytes | bytearray, at: float
+        self,
+        reason: Reason,
+        topic: str,
+        detail: str,
+        payload: bytes | bytearray,
+        at: float,
+        ref: DeviceRef | None = None,
     ) -> Rejection:
         self.rejected[reason] += 1
-        return Rejection(reason, topic, detail, _excerpt(payload), at)
+        return Rejection(reason, topic, detail, _excerpt(payload), at, ref)

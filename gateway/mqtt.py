@@ -230,6 +230,14 @@ class MqttGateway:
 
         return ack
 
+    def _rejected(self, rejection: Rejection) -> list[Decision]:
+        if rejection.reason is not Reason.RATE_LIMITED or rejection.ref is None:
+            self.dead_letters.add(rejection)
+            return []
+        # a flood is counted, not kept: it would push every other dead letter out
+        with self.engine.lock:
+            return self.engine.on_rate_limited(rejection.ref)
+
     def _process(self, msg: mqtt.MQTTMessage) -> list[Decision]:
         received_at = self.clock.now()
         try:
@@ -250,8 +258,7 @@ class MqttGateway:
             if result is None:
                 return []
             if isinstance(result, Rejection):
-                self.dead_letters.add(result)
-                return []
+                return self._rejected(result)
             started = time.perf_counter()
             with self.engine.lock:
                 if isinstance(result, StatusChange):

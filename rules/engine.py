@@ -197,6 +197,16 @@ class RulesEngine:
             state.health_view.last_seen = now
         return self._evaluate_health(state, now, now)
 
+    def on_rate_limited(self, ref: DeviceRef) -> list[Decision]:
+        """The gateway dropped a message of this flooding device."""
+        now = self.clock.now()
+        state = self._state(ref)
+        first = state.health_view.rate_limited_at is None or not state.health.is_firing(
+            "device.misbehaving"
+        )
+        state.health_view.rate_limited_at = now
+        return self._evaluate_health(state, now, now) if first else []
+
     def tick(self) -> list[Decision]:
         """Expire dwells, check deadlines and silence; call every second or so."""
         now = self.clock.now()

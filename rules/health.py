@@ -32,6 +32,8 @@ class HealthView:
     plausible_streak: int = 0
     faults: deque[float] = field(default_factory=deque)
     """When each sensor fault started, within the flapping window."""
+    rate_limited_at: float | None = None
+    """When the gateway last dropped a message of this device for flooding."""
 
     def update(self, t: Telemetry, plausible: bool, at: float) -> None:
         th = self.th
@@ -88,6 +90,11 @@ def implausible(v: HealthView, _now: float) -> float | None:
 
 def battery_low(v: HealthView, _now: float) -> float | None:
     return 0.0 if v.battery_low else None
+
+
+def misbehaving(v: HealthView, now: float) -> float | None:
+    limited = v.rate_limited_at
+    return 0.0 if limited is not None and now - limited < v.th.misbehaving_clear_s else None
 
 
 def flapping(v: HealthView, now: float) -> float | None:
@@ -149,6 +156,20 @@ HEALTH_RULES: tuple[Rule[HealthView], ...] = (
         auto_resolve=True,
         clear="battery_pct ≥ battery_ok_pct",
         source="SEN-04",
+    ),
+    Rule(
+        id="device.misbehaving",
+        group="misbehaving",
+        priority=G,
+        category=F,
+        title="Device flooding the broker: messages dropped",
+        condition="the device exceeded its rate limit (STEWARD_DEVICE_RATE_PER_S, burst "
+        "STEWARD_DEVICE_BURST); the excess is counted as rate_limited and dropped",
+        holds=misbehaving,
+        timed=True,
+        auto_resolve=True,
+        clear="no excess for misbehaving_clear_s",
+        source="reliability: flood protection",
     ),
     Rule(
         id="device.flapping",

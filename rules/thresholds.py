@@ -126,6 +126,7 @@ class HealthThresholds(_Strict):
     flapping_faults: int = Field(default=3, ge=2)
     """This many sensor faults within ``flapping_window_s`` (research: more than 2 in 24 h)."""
     flapping_window_s: Seconds = 24 * 3600
+    misbehaving_clear_s: Seconds = 600
 
     def silence_s(self, kind: Kind) -> float | None:
         value: float | None = getattr(self, f"{kind.value}_silence_s")

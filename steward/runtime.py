@@ -49,6 +49,8 @@ class Steward:
             self.registry,
             max_payload_bytes=settings.max_payload_bytes,
             strict_devices=settings.strict_devices,
+            device_rate_per_s=settings.device_rate_per_s,
+            device_burst=settings.device_burst,
         )
         self.dead_letters = DeadLetters(settings.dead_letter_size)
         self.writer = DecisionWriter(self._apply)

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(default=65536, ge=256)
     dead_letter_size: int = Field(default=1000, ge=1)
     strict_devices: bool = False
+    device_rate_per_s: float = Field(default=20.0, gt=0)
+    """Sustained messages per second one device may send; the excess is dropped and counted."""
+    device_burst: int = Field(default=100, ge=1)
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)
     mqtt_ticket_events: bool = True
     """Publish ticket events to ``estate/{site}/tickets`` on the service's broker."""

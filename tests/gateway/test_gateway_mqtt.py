@@ -190,3 +190,31 @@ def test_broker_restart_gateway_reconnects_and_loses_no_qos1_message(
         assert len(set(h.rules_fired(site))) == 55
     finally:
         h.gateway.stop()
+
+
+def test_flooding_device_is_rate_limited_and_others_are_untouched(harness: Harness) -> None:
+    site = unique("flood")
+    flood = [elevator(site, "noisy", seq) for seq in range(3000)]
+    normal = [elevator(site, f"quiet{d}", seq) for seq in range(5) for d in range(40)]
+    traffic = [m for pair in zip(flood[:200], normal, strict=True) for m in pair] + flood[200:]
+
+    def handled() -> int:
+        return harness.decoder.accepted["elevator"] + sum(harness.decoder.rejected.values())
+
+    pub = Publisher(harness.url)
+    try:
+        pub.publish_all(traffic)
+        wait_for(lambda: handled() >= len(traffic), what="all messages handled")
+    finally:
+        pub.close()
+    limited = harness.decoder.rejected[Reason.RATE_LIMITED]
+    assert limited > 0
+    assert harness.decoder.accepted["elevator"] == len(traffic) - limited
+    assert set(harness.decoder.rejected) == {Reason.RATE_LIMITED}
+    quiet = [k for k in harness.engine.devices if "/quiet" in k]
+    assert len(quiet) == 40
+    assert all(harness.engine.devices[k].reading is not None for k in quiet)
+    assert harness.decoder.last_seq[f"{site}/quiet0"] == 4  # every quiet reading got through
+    misbehaving = [r for r in harness.rules_fired(site) if r[1] == "device.misbehaving"]
+    assert misbehaving == [("noisy", "device.misbehaving")]  # one ticket, not one per drop
+    assert harness.dead_letters.latest() == []  # a flood does not wash out the dead letters
