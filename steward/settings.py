@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     influx_token: SecretStr | None = None
     influx_org: str | None = None
     influx_bucket: str | None = None
+    # Telemetry storage (telemetry/): the embedded store unless STEWARD_INFLUX_URL is set.
+    telemetry_path: Path | None = None
+    """Embedded store file; default telemetry.db beside an SQLite database, else ./var."""
+    telemetry_retention_days: float = Field(default=30, gt=0)
+    telemetry_spool_dir: Path | None = None
+    """Where InfluxDB batches wait out an outage; default telemetry-spool/ beside the store."""
+    telemetry_spool_max_mb: int = Field(default=1024, ge=1)
 
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

@@ -1,0 +1,425 @@
+"""InfluxDB sink: line protocol through ``influxdb-client``, batched, gzip, never losing a
+reading to an outage.
+
+Two threads, so the gateway never waits and the network never stalls encoding:
+
+- the **batcher** takes readings from the ``ReadingBuffer`` in batches (by size or age),
+  encodes them and queues the batch in memory, or on the disk spool when the memory queue is
+  full or the spool is not empty (a newer batch must never overtake a spooled one);
+- the **sender** writes the oldest batch: first the memory queue, then the spool. When a write
+  fails in a way worth retrying, every batch still in memory moves to the front of the spool,
+  and the sender retries the spool's oldest segment with jittered backoff until the server
+  answers, then replays the spool in order.
+
+Readings are dropped only when the spool is at its size limit (or, as a last resort, when
+the gateway outruns the batcher by a whole buffer); both are counted and logged at ERROR.
+Batches the server refuses as invalid (400, 413, 422) cannot succeed on retry: they are
+counted as rejected and logged with the server's answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol, cast
+
+from gateway.mqtt import backoff_delay
+from gateway.reading import Reading
+from steward.clock import Clock
+from telemetry.buffer import LoudDrops, ReadingBuffer
+from telemetry.flux import FluxReader
+from telemetry.lineproto import BuildingOf, LineEncoder
+from telemetry.query import DeviceSeries, QueryError
+from telemetry.sink import SinkStats
+from telemetry.spool import Segment, Spool
+
+log = logging.getLogger("steward.telemetry")
+
+_REJECTED_STATUS = frozenset({400, 413, 422})
+
+
+@dataclass(frozen=True)
+class InfluxTarget:
+    url: str
+    token: str
+    org: str
+    bucket: str
+    timeout_s: float = 10.0
+
+
+class LineWriter(Protocol):
+    """Writes one batch of line protocol (ms precision) or raises."""
+
+    def write(self, body: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ClientWriter:
+    """``influxdb-client`` in synchronous mode: one gzip'd POST to ``/api/v2/write`` per
+    batch. (Its batching ``WriteApi`` drops batches when retries run out and has no disk
+    buffer: python-stack-research.md §4; we batch and spool ourselves.)"""
+
+    def __init__(self, target: InfluxTarget) -> None:
+        from influxdb_client.client.influxdb_client import InfluxDBClient  # noqa: PLC0415
+        from influxdb_client.client.write_api import SYNCHRONOUS  # noqa: PLC0415
+        from influxdb_client.domain.write_precision import WritePrecision  # noqa: PLC0415
+
+        self.target = target
+        self.client = InfluxDBClient(
+            url=target.url,
+            token=target.token,
+            org=target.org,
+            timeout=int(target.timeout_s * 1000),
+            enable_gzip=True,
+        )
+        self._api = self.client.write_api(write_options=SYNCHRONOUS)
+        self._precision = cast("WritePrecision", WritePrecision.MS)  # a str constant there
+
+    def write(self, body: bytes) -> None:
+        self._api.write(
+            bucket=self.target.bucket,
+            org=self.target.org,
+            record=body,
+            write_precision=self._precision,
+        )
+
+    def close(self) -> None:
+        self._api.close()  # type: ignore[no-untyped-call]
+        self.client.close()  # type: ignore[no-untyped-call]
+
+
+class Outcome(StrEnum):
+    WRITTEN = "written"
+    REJECTED = "rejected"
+    RETRY = "retry"
+
+
+def classify(exc: BaseException) -> tuple[Outcome, float | None]:
+    """Retryability as data: (outcome, server-requested delay in seconds or None).
+
+    Refused as invalid (400, 413, 422): retrying cannot help. Everything else is retried,
+    including 401/403/404 (a wrong token or a missing bucket is fixed by an operator, and the
+    readings should still be there when they do) and connection errors and timeouts."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and status in _REJECTED_STATUS:
+        return Outcome.REJECTED, None
+    headers = getattr(exc, "headers", None) or {}
+    retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        delay = float(retry_after) if retry_after is not None else None
+    except ValueError:
+        delay = None
+    return Outcome.RETRY, delay
+
+
+@dataclass
+class _Batch:
+    body: bytes
+    lines: int
+
+
+class InfluxSink:
+    def __init__(
+        self,
+        target: InfluxTarget,
+        *,
+        clock: Clock,
+        spool_dir: Path,
+        building_of: BuildingOf | None = None,
+        batch_size: int = 5000,
+        flush_interval_s: float = 1.0,
+        buffer_readings: int = 100_000,
+        memory_readings: int = 100_000,
+        spool_max_bytes: int = 1 << 30,
+        retry_max_s: float = 30.0,
+        writer: LineWriter | None = None,
+        fsync: bool = True,
+    ) -> None:
+        self.target = target
+        self.clock = clock
+        self.description = f"InfluxDB {target.url} (org {target.org}, bucket {target.bucket})"
+        self.buffer = ReadingBuffer(
+            capacity=buffer_readings, batch_size=batch_size, flush_interval_s=flush_interval_s
+        )
+        self.encoder = LineEncoder(building_of)
+        self.spool = Spool(spool_dir, max_bytes=spool_max_bytes, fsync=fsync)
+        self.retry_max_s = retry_max_s
+        self._writer = writer
+        self._memory: deque[_Batch] = deque()
+        self._memory_lines = 0
+        self._memory_limit = memory_readings
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._stop_deadline = float("inf")
+        self._threads: list[threading.Thread] = []
+        self._drops = LoudDrops(f"telemetry to {target.url}")
+        self._written = 0
+        self._rejected = 0
+        self._replayed = 0
+        self._spooled_total = 0
+        self._failures = 0
+        self._healthy = True
+        self._last_error = ""
+        self._attempt = 0
+        self._retry_after: float | None = None
+
+    # -- the gateway's entry point -------------------------------------------------------------
+    def add(self, reading: Reading) -> None:
+        if not self.buffer.add(reading):
+            self._drops.drop(1, "in-memory buffer full: the batcher is not keeping up")
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._writer is None:
+            self._writer = ClientWriter(self.target)
+        for name, target in (("batcher", self._batch_loop), ("sender", self._send_loop)):
+            thread = threading.Thread(target=target, name=f"steward-influx-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("telemetry to %s", self.description)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is buffered; what the server does not take in ``timeout`` is spooled."""
+        self._stop_deadline = time.monotonic() + timeout
+        self._stopping.set()
+        self.buffer.close()
+        with self._cond:
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout + 5)
+        self._threads.clear()
+        self._park_memory()  # whatever the sender could not finish
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every reading accepted so far is written or spooled."""
+        deadline = time.monotonic() + timeout
+        self.buffer.hurry()
+        try:
+            with self._cond:
+                while self.buffered:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._cond.wait(min(remaining, 0.05))
+            return True
+        finally:
+            self.buffer.calm()
+
+    # -- state -----------------------------------------------------------------------------------
+    @property
+    def buffered(self) -> int:
+        """Readings in memory: waiting to be encoded, queued, or being written."""
+        return len(self.buffer) + self._memory_lines
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    @property
+    def stats(self) -> SinkStats:
+        return SinkStats(
+            received=self.buffer.received,
+            written=self._written,
+            buffered=self.buffered,
+            spooled=self.spool.lines,
+            dropped=self._drops.count,
+            rejected=self._rejected,
+            replayed=self._replayed,
+            spooled_total=self._spooled_total,
+            failures=self._failures,
+            healthy=self._healthy,
+            last_error=self._last_error,
+        )
+
+    def readings(
+        self,
+        *,
+        site: str,
+        device: str,
+        start: float,
+        end: float,
+        fields: Sequence[str] | None = None,
+        step_s: float | None = None,
+        limit: int = 10_000,
+    ) -> DeviceSeries:
+        """Through Flux (``/api/v2/query``): needs a real InfluxDB 2.x (see docs/deployment.md)."""
+        writer = self._writer
+        if not isinstance(writer, ClientWriter):
+            raise QueryError("readings come through Flux, which needs the started sink")
+        return FluxReader(writer.client, self.target.bucket, self.target.org).readings(
+            site=site,
+            device=device,
+            start=start,
+            end=end,
+            fields=fields,
+            step_s=step_s,
+            limit=limit,
+        )
+
+    # -- batcher thread --------------------------------------------------------------------------
+    def _batch_loop(self) -> None:
+        while True:
+            readings = self.buffer.next_batch()
+            if not readings:
+                if self.buffer.closed:
+                    return
+                continue
+            try:
+                body = self.encoder.lines(readings)
+            except Exception:  # a reading the encoder cannot handle must not stop the others
+                log.exception("encoding a telemetry batch failed; encoding one by one")
+                body = self._encode_each(readings)
+            with self._cond:
+                self._enqueue(_Batch(body, body.count(b"\n") + 1 if body else 0))
+                self.buffer.release()
+                self._cond.notify_all()
+
+    def _encode_each(self, readings: list[Reading]) -> bytes:
+        lines = []
+        for reading in readings:
+            try:
+                lines.append(self.encoder.line(reading))
+            except Exception as exc:
+                self._rejected += 1
+                self._last_error = f"encoding {reading.ref.key}: {exc!r}"
+        return "\n".join(lines).encode()
+
+    def _enqueue(self, batch: _Batch) -> None:
+        """Under ``_cond``: memory while nothing is spooled and there is room, else spool."""
+        if not batch.lines:
+            return
+        if not self.spool and self._memory_lines + batch.lines <= self._memory_limit:
+            self._memory.append(batch)
+            self._memory_lines += batch.lines
+            return
+        try:
+            spooled = self.spool.append(batch.body, batch.lines)
+        except OSError as exc:
+            self._drops.drop(batch.lines, f"disk spool unwritable: {exc}")
+            return
+        if spooled:
+            self._spooled_total += batch.lines
+        else:
+            self._drops.drop(batch.lines, f"disk spool full ({self.spool.max_bytes} bytes)")
+
+    # -- sender thread ---------------------------------------------------------------------------
+    def _send_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._memory and not (self.spool and not self._stopping.is_set()):
+                    if self._stopping.is_set() and self.buffer.closed and not self.buffered:
+                        return
+                    self._cond.wait(0.5)
+                if self._stopping.is_set() and time.monotonic() > self._stop_deadline:
+                    return
+                batch = self._memory[0] if self._memory else None
+                segment = None if batch is not None else self.spool.oldest()
+            try:
+                if batch is not None:
+                    self._send_memory(batch)
+                elif segment is not None:
+                    self._send_segment(segment)
+            except Exception as exc:  # e.g. the spool's disk: log, wait, try again
+                log.exception("telemetry sender failed")
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                self._backoff()
+
+    def _send_memory(self, batch: _Batch) -> None:
+        outcome = self._write(batch.body, batch.lines)
+        with self._cond:
+            if outcome is Outcome.RETRY:
+                self._park_memory_locked()
+            elif self._memory and self._memory[0] is batch:  # else stop() parked it meanwhile
+                self._memory.popleft()
+                self._memory_lines -= batch.lines
+            self._cond.notify_all()
+        if outcome is Outcome.RETRY:
+            self._backoff()
+
+    def _send_segment(self, segment: Segment) -> None:
+        try:
+            body = self.spool.read(segment)
+        except (OSError, EOFError, ValueError) as exc:  # a damaged segment: say so, go on
+            log.error(  # noqa: TRY400 (the reason is enough; no traceback)
+                "telemetry spool segment %s is unreadable: %r", segment.path, exc
+            )
+            self.spool.remove(segment)
+            self._drops.drop(segment.lines, "unreadable spool segment")
+            return
+        outcome = self._write(body, segment.lines)
+        if outcome is Outcome.RETRY:
+            self._backoff()
+            return
+        with self._cond:
+            self.spool.remove(segment)
+            if outcome is Outcome.WRITTEN:
+                self._replayed += segment.lines
+            if not self.spool:
+                log.info("telemetry spool replayed: %d readings written since", self._replayed)
+            self._cond.notify_all()
+
+    def _write(self, body: bytes, lines: int) -> Outcome:
+        writer = self._writer
+        assert writer is not None
+        try:
+            writer.write(body)
+        except Exception as exc:
+            outcome, delay = classify(exc)
+            self._last_error = f"{type(exc).__name__}: {exc}"[:500]
+            if outcome is Outcome.REJECTED:
+                self._rejected += lines
+                log.error(  # noqa: TRY400 (the server's answer is the message; no traceback)
+                    "InfluxDB refused %d readings as invalid: %s", lines, self._last_error
+                )
+                return outcome
+            self._failures += 1
+            if self._healthy:
+                log.warning(
+                    "InfluxDB write failed (%s); spooling to %s until it answers",
+                    self._last_error,
+                    self.spool.directory,
+                )
+            self._healthy = False
+            self._retry_after = delay
+            return outcome
+        self._written += lines
+        if not self._healthy:
+            log.info("InfluxDB answers again; replaying %d spooled readings", self.spool.lines)
+        self._healthy = True
+        self._attempt = 0
+        return Outcome.WRITTEN
+
+    def _backoff(self) -> None:
+        delay = backoff_delay(self._attempt, base=0.2, cap=self.retry_max_s)
+        if self._retry_after is not None:
+            delay = min(max(delay, self._retry_after), self.retry_max_s)
+        self._attempt += 1
+        self._stopping.wait(delay)
+
+    def _park_memory(self) -> None:
+        with self._cond:
+            self._park_memory_locked()
+
+    def _park_memory_locked(self) -> None:
+        """Move every batch still in memory to the front of the spool, oldest first."""
+        if not self._memory:
+            return
+        batches = [(b.body, b.lines) for b in self._memory]
+        moved = sum(lines for _, lines in batches)
+        self._memory.clear()
+        self._memory_lines = 0
+        refused = self.spool.prepend(batches)
+        lost = sum(lines for _, lines in refused)
+        self._spooled_total += moved - lost
+        if lost:
+            self._drops.drop(lost, f"disk spool full ({self.spool.max_bytes} bytes)")
