@@ -202,7 +202,7 @@ def _health(session: Session, endpoint: DeliveryEndpoint) -> EndpointHealth:
     elif last is None:
         state = "idle"
     else:
-        state = "healthy" if last.last_reason == "ok" else "failing"
+        state = "failing" if retrying else "healthy"
     return EndpointHealth(
         name=endpoint.name,
         kind=endpoint.kind,

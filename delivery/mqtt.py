@@ -43,6 +43,10 @@ class MqttConnector:
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._started = False
 
+    @property
+    def connected(self) -> bool:
+        return bool(self._client.is_connected())
+
     def start(self) -> None:
         if self._started:
             return

@@ -58,8 +58,9 @@ class EndpointHealth(_Output):
     kind: str
     target: str
     state: EndpointState
-    """``disabled`` (a 410, until enabled), ``failing`` (the last attempt did not deliver),
-    ``healthy``, or ``idle`` (nothing tried yet)."""
+    """``disabled`` (a 410, until enabled), ``failing`` (deliveries wait to be retried),
+    ``healthy`` (nothing waits on the receiver; see ``failed`` for rejected events), or
+    ``idle`` (nothing tried yet)."""
     disabled_at: UtcTime | None
     disabled_reason: str | None
     pending: int

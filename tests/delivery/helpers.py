@@ -12,7 +12,7 @@ from delivery.dispatcher import Dispatcher, Route
 from delivery.webhook import WebhookConnector
 from gateway.topics import DeviceRef, Kind
 from rules.decision import Action, Category, Decision, Priority, dedup_key
-from steward.clock import FakeClock
+from steward.clock import Clock, FakeClock
 from tickets.outbox import OutboxRecord
 from tickets.service import TicketService
 
@@ -25,7 +25,7 @@ def webhook_route(url: str, *, name: str = "hook", **config: Any) -> Route:
 
 
 def dispatcher(
-    sessions: sessionmaker[Session], clock: FakeClock, *routes: Route, **options: Any
+    sessions: sessionmaker[Session], clock: Clock, *routes: Route, **options: Any
 ) -> Dispatcher:
     options.setdefault("rng", random.Random(7))
     return Dispatcher(sessions, clock, list(routes), **options)

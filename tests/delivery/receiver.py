@@ -119,6 +119,11 @@ class Receiver:
         except OSError:
             pass  # the sender gave up (timeout): nothing to answer
 
+    def busy(self) -> bool:
+        """A request is being answered right now."""
+        with self._lock:
+            return any(n > 0 for n in self._in_flight.values())
+
     def ids(self) -> list[str]:
         with self._lock:
             return [r.webhook_id for r in self.received]
