@@ -11,7 +11,17 @@ from fastapi import Depends, FastAPI
 
 from api.deps import require_api_key
 from api.errors import install_error_handlers
-from api.routes import admin, alerts, deliveries, devices, health, patrol, stream, tickets
+from api.routes import (
+    admin,
+    alerts,
+    deliveries,
+    devices,
+    health,
+    patrol,
+    stream,
+    telemetry,
+    tickets,
+)
 from steward import __version__
 from steward.runtime import Steward
 from steward.settings import Settings
@@ -49,6 +59,7 @@ def create_app(steward: Steward | None = None, settings: Settings | None = None)
         deliveries.router,
         patrol.router,
         admin.router,
+        telemetry.router,
     ):
         app.include_router(router, prefix="/api/v1", dependencies=[Depends(require_api_key)])
     app.include_router(health.router)

@@ -109,6 +109,7 @@ class EmbeddedStore:
         self._last_error = ""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._open()
+        self._open_db = True
 
     # -- schema ------------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -200,8 +201,10 @@ class EmbeddedStore:
             self._thread.join(timeout)
             self._thread = None
         with self._write_lock:
-            self._db.execute("PRAGMA optimize")
-            self._db.close()
+            if self._open_db:
+                self._open_db = False
+                self._db.execute("PRAGMA optimize")
+                self._db.close()
 
     def flush(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
