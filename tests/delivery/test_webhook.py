@@ -219,3 +219,27 @@ def test_every_attempt_status_is_one_of_three(
         drain(d)
     statuses = {v.status for v in DeliveryLog(sessions, clock).list().items}
     assert statuses <= {s.value for s in DeliveryStatus}
+
+
+def test_metrics_count_attempts_by_reason(
+    service: TicketService,
+    sessions: sessionmaker[Session],
+    clock: FakeClock,
+    receiver: Receiver,
+) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest  # noqa: PLC0415
+
+    from delivery.metrics import DeliveryCollector  # noqa: PLC0415
+
+    receiver.script = lambda _r, n: Reply(500) if n == 0 else Reply()
+    with dispatcher(sessions, clock, webhook_route(receiver.url)) as d:
+        open_ticket(service, clock, "lift-1")
+        d.run_once()
+        clock.advance(HOUR)
+        drain(d)
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(DeliveryCollector(d, sessions))
+        text = generate_latest(registry).decode()
+    assert 'steward_delivery_attempts_total{endpoint="hook",reason="http_5xx"} 1.0' in text
+    assert 'steward_delivery_attempts_total{endpoint="hook",reason="ok"} 1.0' in text
+    assert 'steward_deliveries{endpoint="hook",status="delivered"} 1.0' in text
