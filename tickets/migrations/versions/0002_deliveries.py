@@ -65,9 +65,7 @@ def upgrade() -> None:
             ["outbox_pk"], ["outbox_events.id"], name=op.f("fk_deliveries_outbox_pk_outbox_events")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
-        sa.UniqueConstraint(
-            "endpoint", "outbox_pk", name=op.f("uq_deliveries_endpoint_outbox_pk")
-        ),
+        sa.UniqueConstraint("endpoint", "outbox_pk", name=op.f("uq_deliveries_endpoint_outbox_pk")),
         sqlite_autoincrement=True,
     )
     op.create_index(
@@ -101,9 +99,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery_attempts")),
         sqlite_autoincrement=True,
     )
-    op.create_index(
-        op.f("ix_delivery_attempts_delivery_id"), "delivery_attempts", ["delivery_id"]
-    )
+    op.create_index(op.f("ix_delivery_attempts_delivery_id"), "delivery_attempts", ["delivery_id"])
 
 
 def downgrade() -> None:
