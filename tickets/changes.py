@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from rules.decision import Decision, Priority
@@ -15,14 +16,18 @@ from tickets.lifecycle import (
     ACTIVE_STATUSES,
     PAST_TENSE,
     LifecycleState,
+    Record,
     Status,
     TicketAction,
     allowed_actions,
+    record,
     transition,
 )
 from tickets.models import Ticket, TicketEvent
 from tickets.outbox import EventType, Journal
-from tickets.schemas import ManualTicketIn, Source, TicketView
+from tickets.policy import Policies
+from tickets.render import COMPLAINT_LINKED
+from tickets.schemas import FollowUpIn, ManualTicketIn, Source, TicketView
 from tickets.sla import Deadlines, SlaPolicy, deadlines, tightened
 from tickets.store import find_active, get_ticket, insert_ticket
 
@@ -84,7 +89,9 @@ def clear(journal: Journal, decision: Decision, sla: SlaPolicy) -> TicketView | 
                 note="condition cleared; resolved automatically",
             )
         )
-        return journal.record(ticket, EventType.RESOLVED, entries)
+        view = journal.record(ticket, EventType.RESOLVED, entries)
+        resolve_children(journal, ticket, actor=STEWARD, sla=sla)
+        return view
     if not entries:
         return None  # a repeated clear: already recorded
     return journal.record(ticket, EventType.UPDATED, entries)
@@ -97,15 +104,79 @@ def act(
     *,
     actor: str,
     note: str | None,
-    sla: SlaPolicy,
+    policies: Policies,
 ) -> TicketView:
     """A person's lifecycle action on ticket ``number``."""
     ticket = get_ticket(journal.session, number, lock=True)
+    sla = policies.for_site(ticket.site).sla
     was = Status(ticket.status)
     entry = perform(journal, ticket, action, actor=actor, note=note, sla=sla)
     if action is TicketAction.REOPEN:
         _claim_dedup_key(journal, ticket, was)
-    return journal.record(ticket, _event_type(action, was), [entry])
+    view = journal.record(ticket, _event_type(action, was), [entry])
+    if action is TicketAction.RESOLVE:
+        resolve_children(journal, ticket, actor=actor, sla=sla)
+    return view
+
+
+def close(
+    journal: Journal,
+    number: str,
+    *,
+    actor: str,
+    note: str | None,
+    follow_up: FollowUpIn | None,
+    policies: Policies,
+) -> TicketView:
+    """Close a resolved ticket, with the follow-up call's result and satisfaction score."""
+    ticket = get_ticket(journal.session, number, lock=True)
+    sla = policies.for_site(ticket.site).sla
+    entry = perform(journal, ticket, TicketAction.CLOSE, actor=actor, note=note, sla=sla)
+    if follow_up is not None:
+        ticket.followed_up_at = journal.now
+        ticket.followed_up_by = actor
+        ticket.follow_up_result = follow_up.result
+        ticket.satisfaction = follow_up.satisfaction
+        entry.data = {"follow_up": follow_up.model_dump(mode="json")}
+    return journal.record(ticket, EventType.CLOSED, [entry])
+
+
+def record_action(
+    journal: Journal, number: str, action: Record, *, actor: str, note: str, to: str | None
+) -> TicketView:
+    """``plan`` or ``reassign`` on an active ticket, in the history with actor and note."""
+    ticket = get_ticket(journal.session, number, lock=True)
+    before = _lifecycle_state(ticket)
+    after = record(before, action, at=journal.now, note=note, to=to)
+    ticket.owner, ticket.planned_at = after.owner, after.planned_at
+    past = "planned" if action is Record.PLAN else "reassigned"
+    data = {"from": before.owner, "to": after.owner} if action is Record.REASSIGN else {}
+    entry = journal.entry(past, actor=actor, note=note, data=data)
+    return journal.record(ticket, EventType.UPDATED, [entry])
+
+
+def resolve_children(journal: Journal, parent: Ticket, *, actor: str, sla: SlaPolicy) -> None:
+    """Tickets linked to ``parent`` (complaints about its device) are resolved with it; each
+    still gets its own follow-up call."""
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.parent_id == parent.id,
+            Ticket.status.in_([s.value for s in ACTIVE_STATUSES]),
+        )
+        .order_by(Ticket.id)
+        .with_for_update()
+    )
+    for child in journal.session.scalars(query):
+        entry = perform(
+            journal,
+            child,
+            TicketAction.RESOLVE,
+            actor=actor,
+            sla=sla,
+            note=f"resolved with {parent.number}",
+        )
+        journal.record(child, EventType.RESOLVED, [entry])
 
 
 def open_manual(
@@ -118,15 +189,21 @@ def open_manual(
     sla: SlaPolicy,
 ) -> TicketView:
     """Insert a complaint ticket. The caller checks the idempotency key; a concurrent insert
-    with the same key fails here with ``IntegrityError`` (inside a savepoint it can undo)."""
+    with the same key fails here with ``IntegrityError`` (inside a savepoint it can undo).
+
+    A complaint about a device that already has an active sensor ticket is linked to it:
+    the sensor ticket's history names the complaint, and resolving it resolves both."""
     now = journal.now
+    parent = _sensor_ticket(journal, body.site, body.device)
     ticket = Ticket(
         site=body.site,
-        building=body.building,
+        building=body.building or (parent.building if parent else None),
         device=body.device,
-        kind=None if body.kind is None else body.kind.value,
-        location=body.location,
-        rule=None,
+        kind=body.kind.value if body.kind else (parent.kind if parent else None),
+        location=body.location or (parent.location if parent else None),
+        rule=body.rule,
+        parent_id=None if parent is None else parent.id,
+        parent_number=None if parent is None else parent.number,
         category=body.category.value,
         priority=body.priority.value,
         status=Status.OPEN.value,
@@ -143,16 +220,45 @@ def open_manual(
         request_hash=request_hash,
         history=[],
     )
-    _set_deadlines(ticket, deadlines(sla, body.priority, None, now))
+    _set_deadlines(ticket, deadlines(sla, body.priority, body.rule, now))
     with journal.session.begin_nested():
         insert_ticket(journal.session, ticket, own_dedup_key=True)
-    opened = journal.entry(
-        "opened",
-        actor=actor,
-        to_status=Status.OPEN.value,
-        data={"idempotency_key": idempotency_key} if idempotency_key else {},
+    data: dict[str, object] = {"idempotency_key": idempotency_key} if idempotency_key else {}
+    if parent is not None:
+        data["linked_to"] = parent.number
+    opened = journal.entry("opened", actor=actor, to_status=Status.OPEN.value, data=data)
+    view = journal.record(ticket, EventType.OPENED, [opened])
+    if parent is not None:
+        linked = journal.entry(
+            COMPLAINT_LINKED,
+            actor=actor,
+            note=f"complaint {ticket.number} from room {body.reporter.room} about this device",
+            data={"ticket": ticket.number, "channel": body.reporter.channel.value},
+        )
+        journal.record(parent, EventType.UPDATED, [linked])
+    return view
+
+
+def _sensor_ticket(journal: Journal, site: str, device: str | None) -> Ticket | None:
+    """The device's active rule ticket a complaint belongs to: the most urgent, then the
+    newest."""
+    if device is None:
+        return None
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.site == site,
+            Ticket.device == device,
+            Ticket.source == Source.RULE.value,
+            Ticket.status.in_([s.value for s in ACTIVE_STATUSES]),
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    return journal.record(ticket, EventType.OPENED, [opened])
+    found = list(journal.session.scalars(query))
+    if not found:
+        return None
+    return max(found, key=lambda t: (PRIORITY_RANK[Priority(t.priority)], t.id))
 
 
 def perform(
@@ -186,6 +292,7 @@ def perform(
     ticket.resolved_at = after.resolved_at
     ticket.closed_at = after.closed_at
     ticket.follow_up_by = after.follow_up_by
+    ticket.onsite_at = after.onsite_at
     ticket.active_dedup_key = ticket.dedup_key if after.status in ACTIVE_STATUSES else None
     return journal.entry(
         PAST_TENSE[action],
@@ -285,6 +392,8 @@ def _lifecycle_state(ticket: Ticket) -> LifecycleState:
         resolved_at=ticket.resolved_at,
         closed_at=ticket.closed_at,
         follow_up_by=ticket.follow_up_by,
+        onsite_at=ticket.onsite_at,
+        planned_at=ticket.planned_at,
     )
 
 

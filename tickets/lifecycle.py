@@ -74,6 +74,8 @@ class LifecycleState:
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     follow_up_by: datetime | None = None
+    onsite_at: datetime | None = None
+    planned_at: datetime | None = None
 
 
 def allowed_actions(status: Status, *, reopen_blocked: bool = False) -> list[TicketAction]:
@@ -111,6 +113,8 @@ def transition(
             status=target,
             owner=state.owner or actor,
             acknowledged_at=state.acknowledged_at or at,
+            # Starting work means someone is on site: the on-site step of the SLA.
+            onsite_at=(state.onsite_at or at) if target is Status.IN_PROGRESS else state.onsite_at,
         )
     if action is TicketAction.PROGRESS:
         return state
@@ -126,6 +130,40 @@ def transition(
         )
     # CANCEL: closed_at records when the ticket left service, whichever way it left.
     return replace(state, status=Status.CANCELLED, closed_at=at)
+
+
+class Record(StrEnum):
+    """Actions that record something on an active ticket without moving its status."""
+
+    PLAN = "plan"
+    REASSIGN = "reassign"
+
+
+def record(
+    state: LifecycleState,
+    action: Record,
+    *,
+    at: datetime,
+    note: str | None,
+    to: str | None = None,
+) -> LifecycleState:
+    """``plan``: the first plan / corrective measure (the first one sets ``planned_at``);
+    ``reassign``: ownership moves to ``to``, the only way it moves once taken. Both need an
+    active ticket and a note; the 409 lists the lifecycle actions allowed instead."""
+    if state.status not in ACTIVE_STATUSES:
+        raise InvalidTransition(
+            status=state.status.value,
+            action=action.value,
+            allowed=[a.value for a in allowed_actions(state.status)],
+            reason=f"cannot {action.value} a ticket that is {state.status.value}",
+        )
+    if not (note and note.strip()):
+        raise NoteRequired(f"{action.value} needs a note saying what and why")
+    if action is Record.PLAN:
+        return replace(state, planned_at=state.planned_at or at)
+    if not (to and to.strip()):
+        raise NoteRequired("reassign needs the new owner")
+    return replace(state, owner=to.strip())
 
 
 def _check_allowed(status: Status, action: TicketAction, reopen_blocked_by: str | None) -> None:

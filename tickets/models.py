@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -78,6 +79,29 @@ def _one_of(column: str, values: type[StrEnum]) -> str:
 
 _ACTIVE_SQL = ", ".join(repr(s.value) for s in Status if s in ACTIVE_STATUSES)
 
+REPORT_COLUMNS = (
+    "priority",
+    "status",
+    "source",
+    "category",
+    "kind",
+    "device",
+    "rule",
+    "acknowledged_at",
+    "onsite_at",
+    "planned_at",
+    "resolved_at",
+    "followed_up_at",
+    "condition_cleared_at",
+    "respond_by",
+    "onsite_by",
+    "plan_by",
+    "resolve_by",
+    "follow_up_by",
+    "satisfaction",
+)
+"""Columns the monthly report aggregates (covered by ``ix_tickets_site_opened_at``)."""
+
 
 class Ticket(Base):
     __tablename__ = "tickets"
@@ -99,6 +123,18 @@ class Ticket(Base):
         Index(None, "rule", "id"),
         Index(None, "opened_at"),
         Index(None, "dedup_key"),
+        # The monthly report reads one site's month through this index alone on PostgreSQL
+        # (an index-only scan over the columns it aggregates).
+        Index(None, "site", "opened_at", postgresql_include=list(REPORT_COLUMNS)),
+        # The sweep reads only the tickets whose next duty is due.
+        Index(
+            None,
+            "sweep_at",
+            postgresql_where=text("sweep_at IS NOT NULL"),
+            sqlite_where=text("sweep_at IS NOT NULL"),
+        ),
+        Index(None, "parent_id"),
+        CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction"),
         {"sqlite_autoincrement": True},
     )
 
@@ -137,9 +173,32 @@ class Ticket(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     request_hash: Mapped[str | None] = mapped_column(String(64))
     """SHA-256 of the manual request body, to tell a retry from a reused idempotency key."""
+    onsite_at: Mapped[datetime | None]
+    """First ``start``: someone is on site and working."""
+    planned_at: Mapped[datetime | None]
+    """First ``plan``: the corrective measure / first plan was given."""
+    followed_up_at: Mapped[datetime | None]
+    follow_up_result: Mapped[str | None] = mapped_column(Text)
+    satisfaction: Mapped[int | None]
+    followed_up_by: Mapped[str | None] = mapped_column(String(100))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    """The ticket this one was linked to when it opened (a complaint about a device that
+    already had a sensor ticket); resolving the parent resolves it too."""
+    parent_number: Mapped[str | None] = mapped_column(String(40))
+    sweep_at: Mapped[datetime | None]
+    """When the sweep must look at this ticket next (NULL: nothing is due unless it
+    changes). Every change sets it to the time of the change."""
+    sla_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """What the sweep already did: breached steps, reminders sent, the last escalation."""
 
     history: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", lazy="selectin"
+    )
+    linked_conditions: Mapped[list[SuppressedCondition]] = relationship(
+        foreign_keys="SuppressedCondition.root_ticket_id",
+        order_by="SuppressedCondition.id",
+        lazy="selectin",
+        viewonly=True,
     )
 
 
@@ -176,3 +235,87 @@ class OutboxEvent(Base):
     type: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]]
+
+
+class Silence(Base):
+    """A maintenance window: conditions matching it are recorded, not ticketed, between
+    ``starts_at`` and ``ends_at``. Unset matchers match anything within the site."""
+
+    __tablename__ = "silences"
+    __table_args__ = (
+        CheckConstraint("ends_at >= starts_at", name="window"),
+        Index(None, "site", "ends_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(63))
+    building: Mapped[str | None] = mapped_column(String(64))
+    device: Mapped[str | None] = mapped_column(String(63))
+    rule: Mapped[str | None] = mapped_column(String(100))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    ended_by: Mapped[str | None] = mapped_column(String(100))
+    """Who ended the window before its planned end (``ends_at`` then says when)."""
+    released_at: Mapped[datetime | None]
+    """When the sweep evaluated the conditions still held at the end of the window."""
+
+    conditions: Mapped[list[SuppressedCondition]] = relationship(
+        foreign_keys="SuppressedCondition.silence_id",
+        order_by="SuppressedCondition.id",
+        lazy="selectin",
+        viewonly=True,
+    )
+
+
+class SuppressionState(StrEnum):
+    SILENCED = "silenced"
+    INHIBITED = "inhibited"
+    CLEARED = "cleared"
+    """The condition ended while suppressed: it never needed a ticket."""
+    RELEASED = "released"
+    """Still holding when its silence ended or its root ticket closed: a ticket opened."""
+
+
+SUPPRESSED_NOW = (SuppressionState.SILENCED, SuppressionState.INHIBITED)
+
+
+class SuppressedCondition(Base):
+    """A condition that fired while silenced or explained by a root ticket: recorded here
+    instead of opening a ticket. One active row per ``dedup_key`` (the same trick as
+    tickets: ``active_dedup_key`` is set only while silenced or inhibited)."""
+
+    __tablename__ = "suppressed_conditions"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", SuppressionState), name="state"),
+        Index(None, "silence_id"),
+        Index(None, "root_ticket_id"),
+        Index(None, "state"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(255))
+    active_dedup_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    site: Mapped[str] = mapped_column(String(63))
+    building: Mapped[str | None] = mapped_column(String(64))
+    device: Mapped[str | None] = mapped_column(String(63))
+    kind: Mapped[str | None] = mapped_column(String(32))
+    rule: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    silence_id: Mapped[int | None] = mapped_column(ForeignKey("silences.id"))
+    root_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    """The ticket opened when the condition was released."""
+    ticket_number: Mapped[str | None] = mapped_column(String(40))
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
+    released_at: Mapped[datetime | None]
+    occurrences: Mapped[int] = mapped_column(default=1)
+    decision: Mapped[dict[str, Any]]
+    """The firing decision, to open its ticket from if the condition outlives the cover."""

@@ -113,8 +113,10 @@ class Journal:
     def record(
         self, ticket: Ticket, event_type: EventType, entries: Sequence[TicketEvent]
     ) -> TicketView:
-        """Append ``entries`` to the ticket's history and queue one event with the result."""
+        """Append ``entries`` to the ticket's history and queue one event with the result.
+        A changed ticket is due for a sweep now: its deadlines and reminders may have moved."""
         ticket.history.extend(entries)
+        ticket.sweep_at = self.now
         view = ticket_view(ticket)
         event_id = str(uuid.uuid4())
         self._pending.append(

@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from gateway.topics import ID_PATTERN, Kind
 from rules.decision import Category, Priority
@@ -68,6 +75,10 @@ class ManualTicketIn(_Input):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=4000)
     reporter: Reporter
+    rule: Literal["power.cut"] | None = None
+    """``power.cut``: staff declare a power cut (e.g. the utility's notice). It becomes the
+    root ticket that explains elevator power-loss and pump-pressure alarms in its building,
+    or in the whole site when ``building`` is not given."""
 
 
 class ActionIn(_Input):
@@ -75,6 +86,37 @@ class ActionIn(_Input):
 
     actor: str = Field(min_length=1, max_length=100)
     note: str | None = Field(default=None, max_length=4000)
+
+
+class FollowUpIn(_Input):
+    """The follow-up call with the person who reported the problem (回访)."""
+
+    result: str = Field(min_length=1, max_length=2000)
+    """What the owner said: fixed for good, still a problem, could not be reached..."""
+    satisfaction: int = Field(ge=1, le=5)
+    """1 (very dissatisfied) to 5 (very satisfied)."""
+
+
+class CloseIn(ActionIn):
+    """Body of ``POST /tickets/{id}/close``: complaints record their follow-up call here."""
+
+    follow_up: FollowUpIn | None = None
+
+
+class ReassignIn(_Input):
+    """Body of ``POST /tickets/{id}/reassign``: ownership moves only this way."""
+
+    actor: str = Field(min_length=1, max_length=100)
+    to: str = Field(min_length=1, max_length=100)
+    note: str = Field(min_length=1, max_length=4000)
+    """Why: recorded in the history with who handed the ticket to whom."""
+
+
+class PlanIn(_Input):
+    """Body of ``POST /tickets/{id}/plan``: the first plan / corrective measure."""
+
+    actor: str = Field(min_length=1, max_length=100)
+    note: str = Field(min_length=1, max_length=4000)
 
 
 class _Output(BaseModel):
@@ -91,6 +133,41 @@ class HistoryEntry(_Output):
     to_status: Status | None = None
     note: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class FollowUpView(_Output):
+    at: UtcTime
+    by: str
+    result: str
+    satisfaction: int
+
+
+class EscalationView(_Output):
+    """The ticket's last escalation: who it reached, and why."""
+
+    level: int
+    roles: list[str]
+    reason: str
+    """The missed step (``respond``, ``onsite``, ``plan``, ``resolve``, ``follow_up``) or
+    ``night`` (an emergency opened at night goes to the duty manager at once)."""
+    at: UtcTime
+    contacts: list[dict[str, str]] = Field(default_factory=list)
+
+
+class LinkedCondition(_Output):
+    """A condition this (root) ticket explains, linked to it instead of opening a ticket."""
+
+    rule: str
+    device: str | None
+    building: str | None
+    dedup_key: str
+    state: str
+    """``inhibited`` (holding), ``cleared``, or ``released`` (it opened ``ticket``)."""
+    first_at: UtcTime
+    last_at: UtcTime
+    cleared_at: UtcTime | None = None
+    ticket: str | None = None
+    occurrences: int = 1
 
 
 class TicketView(_Output):
@@ -128,9 +205,65 @@ class TicketView(_Output):
     evidence: dict[str, Any]
     reporter: Reporter | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
+    onsite_at: UtcTime | None = None
+    """First ``start``: someone on site and working."""
+    planned_at: UtcTime | None = None
+    """First ``plan``: the first plan or corrective measure."""
+    follow_up: FollowUpView | None = None
+    escalation: EscalationView | None = None
+    parent: str | None = None
+    """The ticket this one is linked to (a complaint about a device with a sensor ticket)."""
+    linked: list[str] = Field(default_factory=list)
+    """Tickets linked to this one (complaints about the same device)."""
+    linked_conditions: list[LinkedCondition] = Field(default_factory=list)
 
 
 class TicketPage(_Output):
     items: list[TicketView]
     next_cursor: str | None = None
     """Pass back as ``cursor`` for the next (older) page; ``None`` on the last page."""
+
+
+RuleId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", max_length=100)]
+
+
+class SilenceIn(_Input):
+    """A maintenance window (``POST /silences``). Matchers left out match anything in the
+    site; life-safety rules (entrapment, door open while moving) still open tickets."""
+
+    site: Identifier
+    building: str | None = Field(default=None, min_length=1, max_length=64)
+    device: Identifier | None = None
+    rule: RuleId | None = None
+    starts_at: AwareDatetime | None = Field(default=None, strict=False)
+    """Default: now."""
+    ends_at: AwareDatetime = Field(strict=False)
+    reason: str = Field(min_length=1, max_length=2000)
+    author: str = Field(min_length=1, max_length=100)
+
+
+class EndSilenceIn(_Input):
+    actor: str = Field(min_length=1, max_length=100)
+
+
+class SilenceState(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+
+
+class SilenceView(_Output):
+    id: int
+    site: str
+    building: str | None
+    device: str | None
+    rule: str | None
+    starts_at: UtcTime
+    ends_at: UtcTime
+    reason: str
+    author: str
+    created_at: UtcTime
+    ended_by: str | None
+    state: SilenceState
+    conditions: list[LinkedCondition] = Field(default_factory=list)
+    """What fired during the window (recorded, no ticket) and what became of it."""

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -21,15 +22,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.topics import Kind
 from rules.decision import Action, Category, Decision, Priority
 from steward.clock import Clock, as_datetime
-from tickets import changes
+from tickets import changes, suppress, sweep
 from tickets.db import read_session, write_session
 from tickets.errors import Conflict, InvalidRequest
-from tickets.lifecycle import ACTIVE_STATUSES, Status, TicketAction
+from tickets.lifecycle import ACTIVE_STATUSES, Record, Status, TicketAction
 from tickets.listing import TicketFilter, encode_cursor, page_query
 from tickets.models import OutboxEvent, Ticket
 from tickets.outbox import Journal, OutboxRecord, outbox_record
+from tickets.policy import Policies
 from tickets.render import ticket_view
-from tickets.schemas import ManualTicketIn, TicketPage, TicketView
+from tickets.schemas import FollowUpIn, ManualTicketIn, TicketPage, TicketView
 from tickets.sla import SlaPolicy
 from tickets.store import find_by_idempotency_key, get_ticket
 
@@ -48,12 +50,35 @@ class TicketService:
         sla: SlaPolicy | None = None,
         *,
         event_source: str = "/steward",
+        policies: Policies | None = None,
     ) -> None:
-        """``event_source`` prefixes the CloudEvents ``source`` (``{prefix}/sites/{site}``)."""
+        """``event_source`` prefixes the CloudEvents ``source`` (``{prefix}/sites/{site}``).
+        ``policies``: each site's SLA, time zone, escalation roster, reminders and inhibition
+        (``tickets.config.site_policies``); ``sla`` alone replaces the default SLA."""
         self._sessions = session_factory
         self._clock = clock
-        self._sla = sla or SlaPolicy()
         self._event_source = event_source
+        self._policies = policies or Policies()
+        if sla is not None:
+            self._policies = Policies(
+                replace(self._policies.default, sla=sla), self._policies.sites
+            )
+
+    @property
+    def _sla(self) -> SlaPolicy:
+        return self._policies.default.sla
+
+    @property
+    def policies(self) -> Policies:
+        return self._policies
+
+    def reconfigure(self, policies: Policies) -> None:
+        """New site policies (a reloaded site file): deadlines already set are kept, new
+        tickets and the sweep use the new ones."""
+        self._policies = policies
+
+    def _site_sla(self, site: str) -> SlaPolicy:
+        return self._policies.for_site(site).sla
 
     @contextmanager
     def _writing(self) -> Iterator[Journal]:
@@ -74,13 +99,26 @@ class TicketService:
         if not decisions:
             return []
         changed: list[TicketView] = []
+        roots = self._policies.source_rules
         with self._writing() as journal:
-            for decision in sorted(decisions, key=lambda d: d.dedup_key):
+            # Power cuts first, so the alarms they explain in the same batch are linked to
+            # them; within each class in dedup_key order (see above).
+            for decision in sorted(decisions, key=lambda d: (d.rule not in roots, d.dedup_key)):
+                policy = self._policies.for_site(decision.ref.site)
                 if decision.action is Action.FIRE:
-                    changed.append(changes.fire(journal, decision, self._sla))
-                elif (view := changes.clear(journal, decision, self._sla)) is not None:
+                    changed.extend(suppress.fire(journal, decision, policy))
+                    continue
+                if (view := changes.clear(journal, decision, policy.sla)) is not None:
                     changed.append(view)
+                suppress.clear(journal, decision)
         return changed
+
+    def sweep(self) -> builtins.list[TicketView]:
+        """What the clock owes: missed deadlines recorded and escalated, progress and daily
+        reminders, suppressed conditions released when their window or root ends. Call it
+        on every clock tick; it reads only tickets that are due (``sweep_at``)."""
+        with self._writing() as journal:
+            return sweep.sweep(journal, self._policies)
 
     def open_manual(
         self, *, ticket: ManualTicketIn, idempotency_key: str | None, actor: str
@@ -103,7 +141,7 @@ class TicketService:
                     actor=actor,
                     idempotency_key=idempotency_key,
                     request_hash=request_hash,
-                    sla=self._sla,
+                    sla=self._site_sla(ticket.site),
                 )
             except IntegrityError:
                 # A concurrent request with the same key committed first: it is the original.
@@ -121,8 +159,45 @@ class TicketService:
         self, *, number: str, action: TicketAction, actor: str, note: str | None = None
     ) -> TicketView:
         """A lifecycle action; ``TicketNotFound``, ``InvalidTransition`` or ``NoteRequired``."""
+        if action is TicketAction.CLOSE:
+            return self.close(number=number, actor=actor, note=note)
         with self._writing() as journal:
-            return changes.act(journal, number, action, actor=actor, note=note, sla=self._sla)
+            return changes.act(
+                journal, number, action, actor=actor, note=note, policies=self._policies
+            )
+
+    def close(
+        self,
+        *,
+        number: str,
+        actor: str,
+        note: str | None = None,
+        follow_up: FollowUpIn | None = None,
+    ) -> TicketView:
+        """Close a resolved ticket, recording the follow-up call (result, satisfaction)."""
+        with self._writing() as journal:
+            return changes.close(
+                journal,
+                number,
+                actor=actor,
+                note=note,
+                follow_up=follow_up,
+                policies=self._policies,
+            )
+
+    def plan(self, *, number: str, actor: str, note: str) -> TicketView:
+        """The first plan / corrective measure (the SLA's plan step)."""
+        with self._writing() as journal:
+            return changes.record_action(
+                journal, number, Record.PLAN, actor=actor, note=note, to=None
+            )
+
+    def reassign(self, *, number: str, actor: str, to: str, note: str) -> TicketView:
+        """Hand the ticket to ``to``: ownership moves only this way, with a recorded reason."""
+        with self._writing() as journal:
+            return changes.record_action(
+                journal, number, Record.REASSIGN, actor=actor, note=note, to=to
+            )
 
     def get(self, *, number: str) -> TicketView:
         with read_session(self._sessions) as session:
@@ -203,7 +278,9 @@ class TicketService:
 
 
 def _fingerprint(ticket: ManualTicketIn) -> str:
-    canonical = json.dumps(ticket.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # Fields added later count only when given, so stored fingerprints stay valid.
+    body = ticket.model_dump(mode="json", exclude={"rule"} if ticket.rule is None else None)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tickets.errors import TicketNotFound
 from tickets.models import Ticket
@@ -41,6 +42,7 @@ def insert_ticket(session: Session, ticket: Ticket, *, own_dedup_key: bool = Fal
     if own_dedup_key:
         ticket.dedup_key = ticket.active_dedup_key = manual_dedup_key(ticket.number)
     session.flush()
+    set_committed_value(ticket, "linked_conditions", [])  # new: nothing linked, no query
 
 
 def find_active(session: Session, dedup_key: str, *, lock: bool = False) -> Ticket | None:
