@@ -27,7 +27,7 @@ from rules.decision import Decision
 from rules.derived import REPEATED_FAILURE
 from rules.elevator import ELEVATOR_RULES, ElevatorView
 from rules.extinguisher import EXTINGUISHER_RULES, ExtinguisherView
-from rules.health import HEALTH_RULES, HealthView, plausible
+from rules.health import HEALTH_RULES, HealthView, loop_failed, plausible
 from rules.patrol import (
     GUARD_RULES,
     PATROL_RULES,
@@ -126,12 +126,18 @@ class RulesEngine:
             self.calendar_rules = effective(CALENDAR_RULES, config)
             self.guard_rules = effective(GUARD_RULES, config)
             self.site_rules = effective(SITE_RULES, config)
+            # rules as decided, with the operator's priority/category overrides
+            self.by_id = {**RULES_BY_ID, **{r.id: r for r in effective(ALL_RULES, config)}}
             self.zones = {}
             for state in self.devices.values():
                 self._attach(state, registry.resolve(state.device.ref))
             for device in registry:
                 if device.ref.key not in self.devices:
                     self._state(device.ref)
+            for state in self.devices.values():  # new Zone objects: who reads ≈ 0 still does
+                view = state.view
+                if isinstance(view, WaterView) and view.zone is not None and view.zone_low:
+                    view.zone.low.add(view.key)
             self._next_calendar = 0.0
 
     def _attach(self, state: DeviceState, device: Any) -> None:
@@ -154,7 +160,8 @@ class RulesEngine:
         if ref.kind is Kind.WATER_PRESSURE:
             self._zone(ref, params)
         if isinstance(params, ElevatorParams | ExtinguisherParams) and device.registered:
-            state.calendar_view = CalendarView(params, self.config, device.timezone)
+            own = self.config.model_copy(update={ref.kind.value: th})  # per-device thresholds
+            state.calendar_view = CalendarView(params, own, device.timezone)
 
     def _zone(self, ref: DeviceRef, params: Any) -> Zone | None:
         if not isinstance(params, WaterParams) or not params.zone:
@@ -174,7 +181,8 @@ class RulesEngine:
             return self._evaluate_health(state, now, now)
         state.reading = reading
         t = reading.telemetry
-        hv.update(t, plausible(t, state.device.params, self.config.water_pressure), now)
+        water = self.config.water_pressure
+        hv.update(t, plausible(t, state.device.params, water), now, not loop_failed(t, water))
         decisions = self._evaluate_health(state, now, now)
         self._update_view(state, reading)
         edges = state.rules.evaluate(
@@ -234,7 +242,8 @@ class RulesEngine:
     def _timed_scan(self, now: float) -> list[Decision]:
         decisions: list[Decision] = []
         for state in self.devices.values():
-            if state.last_seen is not None:
+            # (a device may be firing without an accepted reading: all its messages dropped)
+            if state.last_seen is not None or state.health.states:
                 decisions += self._evaluate_health(state, now, now, self.timed_health)
             timed = self.timed[state.device.ref.kind]
             if timed and state.view is not None:
@@ -278,11 +287,10 @@ class RulesEngine:
                     out += self._alerts(site.checkpoint, site.tracker, site.view)
             return out
 
-    @staticmethod
-    def _alerts(state: DeviceState, tracker: Tracker, view: Any) -> list[Alert]:
+    def _alerts(self, state: DeviceState, tracker: Tracker, view: Any) -> list[Alert]:
         out = []
         for rule_id in tracker.firing_rules():
-            rule, rs = RULES_BY_ID[rule_id], tracker.states[rule_id]
+            rule, rs = self.by_id[rule_id], tracker.states[rule_id]
             ref = state.device.ref
             out.append(
                 Alert(
@@ -411,7 +419,7 @@ class RulesEngine:
     ) -> list[Decision]:
         decisions: list[Decision] = []
         for edge in edges:
-            rule = RULES_BY_ID[edge.rule_id]
+            rule = self.by_id[edge.rule_id]
             if edge.firing:
                 decisions += self._on_fire(state, rule, edge)
                 if (

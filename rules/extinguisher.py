@@ -25,6 +25,9 @@ class ExtinguisherView:
     above: int = 0
     recent: deque[tuple[float, float]] = field(default_factory=deque)
     """(time, pressure) over the last rapid_loss_window_s."""
+    discharged: bool = False
+    """Latched when a discharge is seen, until the gauge is back in its green band (replaced):
+    a rapid loss stays a discharge after the full reading has left the rapid-loss window."""
 
     @property
     def p(self) -> float:
@@ -42,10 +45,11 @@ class ExtinguisherView:
         while self.recent and self.recent[0][0] < at - self.th.rapid_loss_window_s:
             self.recent.popleft()
         self.recent.append((at, p))
+        self.discharged = _discharged(self) or (self.discharged and p < self.params.green_min_mpa)
 
 
 def low(v: ExtinguisherView, _now: float) -> float | None:
-    return 0.0 if v.below >= v.th.consecutive_readings and not _discharged(v) else None
+    return 0.0 if v.below >= v.th.consecutive_readings and not v.discharged else None
 
 
 def high(v: ExtinguisherView, _now: float) -> float | None:
@@ -60,7 +64,7 @@ def _discharged(v: ExtinguisherView) -> bool:
 
 
 def discharged(v: ExtinguisherView, _now: float) -> float | None:
-    return 0.0 if _discharged(v) else None
+    return 0.0 if v.discharged else None
 
 
 def removed(v: ExtinguisherView, _now: float) -> float | None:

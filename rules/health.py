@@ -35,12 +35,17 @@ class HealthView:
     rate_limited_at: float | None = None
     """When the gateway last dropped a message of this device for flooding."""
 
-    def update(self, t: Telemetry, plausible: bool, at: float) -> None:
+    def update(self, t: Telemetry, plausible: bool, at: float, measured: bool = True) -> None:
+        """``measured`` False: the transmitter signals its own failure (``loop_failed``), so
+        its value is judged neither stuck nor implausible: that fault has a rule of its own
+        (water.sensor_fault), and one broken transmitter is one fault, not three."""
         th = self.th
         self.last_seen = at
         if t.battery_pct is not None:
             low, ok = th.battery_low_pct, th.battery_ok_pct
             self.battery_low = t.battery_pct <= low or (self.battery_low and t.battery_pct < ok)
+        if not measured:
+            return
         if isinstance(t, WaterPressureTelemetry):  # flat line: SEN-02 (not for gauges)
             same = (
                 self.last_value is not None
@@ -62,6 +67,13 @@ class HealthView:
         while self.faults and self.faults[0] < now - self.th.flapping_window_s:
             self.faults.popleft()
         return len(self.faults)
+
+
+def loop_failed(t: Telemetry, water: WaterThresholds) -> bool:
+    """NAMUR NE 43: a loop current outside loop_min_ma..loop_max_ma is a failure signal; the
+    pressure it implies (a flat -0.1 MPa when failing low) is no measurement."""
+    ma = t.current_ma if isinstance(t, WaterPressureTelemetry) else None
+    return ma is not None and not water.loop_min_ma <= ma <= water.loop_max_ma
 
 
 def plausible(t: Telemetry, params: object, water: WaterThresholds) -> bool:

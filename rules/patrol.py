@@ -79,7 +79,9 @@ class PatrolView:
         else:
             self.late += 1
             self.count(at, 1)
-        self.previous_scan_at, self.last_scan_at, self.last = self.last_scan_at, at, t
+        # before the first scan, last_scan_at is when watching started, not a scan
+        self.previous_scan_at = self.last_scan_at if self.last is not None else None
+        self.last_scan_at, self.last = at, t
 
 
 def missed(v: PatrolView, now: float) -> float | None:

@@ -63,11 +63,16 @@ class WaterView:
         self.outage = p <= th.outage_mpa or (self.outage and p < th.outage_clear_mpa)
         self.low = p < th.low_mpa or (self.low and p < th.low_clear_mpa)
         minimum = self.fire_min
-        self.fire_low = p < minimum or (self.fire_low and p < minimum + th.fire_clear_margin_mpa)
+        back = round(minimum + th.fire_clear_margin_mpa, 6)  # 0.07 + 0.02 is 0.09000000000000001
+        self.fire_low = p < minimum or (self.fire_low and p < back)
         if self.zone is not None:
-            healthy_low = self.outage and not self.loop_fault
-            (self.zone.low.add if healthy_low else self.zone.low.discard)(self.key)
+            (self.zone.low.add if self.zone_low else self.zone.low.discard)(self.key)
         self._track_burst(p, at)
+
+    @property
+    def zone_low(self) -> bool:
+        """Confirms an outage of the other sensors of its zone: healthy and reading ≈ 0."""
+        return self.outage and not self.loop_fault
 
     @property
     def fire_min(self) -> float:
