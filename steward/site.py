@@ -22,6 +22,7 @@ from rules.thresholds import (
     RulesConfig,
     device_thresholds,
 )
+from tickets.config import EscalationConfig, InhibitConfig, SlaConfig
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
 
@@ -95,6 +96,12 @@ class SiteConfig(_Strict):
     name: str = ""
     timezone: str = "Asia/Shanghai"
     buildings: list[BuildingConfig] = Field(default_factory=list)
+    sla: SlaConfig = SlaConfig()
+    """SLA targets, follow-up and reminders over the standard's defaults (tickets.config)."""
+    escalation: EscalationConfig = EscalationConfig()
+    """The duty roster: who escalations reach, and when level 2 follows."""
+    inhibit: InhibitConfig = InhibitConfig()
+    """Which tickets (a power cut) explain which alarms."""
 
     @model_validator(mode="after")
     def _known_timezone(self) -> SiteConfig:

@@ -102,4 +102,5 @@ def linked_condition(row: SuppressedCondition) -> LinkedCondition:
         last_at=row.last_at,
         cleared_at=row.cleared_at,
         ticket=row.ticket_number,
+        occurrences=row.occurrences,
     )

@@ -19,19 +19,27 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.topics import Kind
+from gateway.topics import DeviceRef, Kind
 from rules.decision import Action, Category, Decision, Priority
 from steward.clock import Clock, as_datetime
-from tickets import changes, suppress, sweep
+from tickets import changes, silences, suppress, sweep
 from tickets.db import read_session, write_session
 from tickets.errors import Conflict, InvalidRequest
 from tickets.lifecycle import ACTIVE_STATUSES, Record, Status, TicketAction
 from tickets.listing import TicketFilter, encode_cursor, page_query
-from tickets.models import OutboxEvent, Ticket
+from tickets.models import OutboxEvent, SuppressedCondition, Ticket
 from tickets.outbox import Journal, OutboxRecord, outbox_record
 from tickets.policy import Policies
 from tickets.render import ticket_view
-from tickets.schemas import FollowUpIn, ManualTicketIn, TicketPage, TicketView
+from tickets.schemas import (
+    FollowUpIn,
+    ManualTicketIn,
+    SilenceIn,
+    SilenceState,
+    SilenceView,
+    TicketPage,
+    TicketView,
+)
 from tickets.sla import SlaPolicy
 from tickets.store import find_by_idempotency_key, get_ticket
 
@@ -198,6 +206,53 @@ class TicketService:
             return changes.record_action(
                 journal, number, Record.REASSIGN, actor=actor, note=note, to=to
             )
+
+    # -- maintenance windows ------------------------------------------------------------------
+    def create_silence(self, *, silence: SilenceIn) -> SilenceView:
+        """A maintenance window; ``InvalidRequest`` for a life-safety rule or a bad window."""
+        with self._writing() as journal:
+            created = silences.create(journal, silence)
+            return silences.silence_view(created, journal.now)
+
+    def end_silence(self, *, silence_id: int, actor: str) -> SilenceView:
+        """End a window now: conditions still held open their tickets in this transaction."""
+        with self._writing() as journal:
+            silences.end(journal, silence_id, actor=actor, policies=self._policies)
+        return self.get_silence(silence_id=silence_id)
+
+    def get_silence(self, *, silence_id: int) -> SilenceView:
+        with read_session(self._sessions) as session:
+            found = silences.get(session, silence_id)
+            return silences.silence_view(found, as_datetime(self._clock.now()))
+
+    def list_silences(
+        self, *, site: str | None = None, state: SilenceState | None = None, limit: int = 100
+    ) -> builtins.list[SilenceView]:
+        """Newest first."""
+        if not 1 <= limit <= 500:
+            raise InvalidRequest(f"limit must be between 1 and 500, got {limit}")
+        now = as_datetime(self._clock.now())
+        query = silences.listing(site=site, state=state, now=now, limit=limit)
+        with read_session(self._sessions) as session:
+            return [silences.silence_view(s, now) for s in session.scalars(query)]
+
+    def suppressed_conditions(self) -> builtins.list[tuple[DeviceRef, str, float]]:
+        """(device, rule, since) of conditions held without a ticket (silenced or inhibited):
+        the rules engine must treat them as firing after a restart, like active tickets."""
+        query = select(
+            SuppressedCondition.site,
+            SuppressedCondition.kind,
+            SuppressedCondition.device,
+            SuppressedCondition.rule,
+            SuppressedCondition.first_at,
+        ).where(SuppressedCondition.active_dedup_key.is_not(None))
+        with read_session(self._sessions) as session:
+            rows = session.execute(query).all()
+        return [
+            (DeviceRef(site, Kind(kind), device), rule, first.timestamp())
+            for site, kind, device, rule, first in rows
+            if kind and device
+        ]
 
     def get(self, *, number: str) -> TicketView:
         with read_session(self._sessions) as session:
