@@ -13,6 +13,14 @@ ensure_mosquitto() {
     export PATH="$PATH:/usr/sbin"
 }
 
+# VictoriaMetrics: only the binary (Debian package victoria-metrics); the telemetry tests start
+# their own server on a free port. It stands in for InfluxDB's write API (/api/v2/write).
+ensure_victoria_metrics() {
+    if ! command -v victoria-metrics >/dev/null && [ ! -x /usr/bin/victoria-metrics ]; then
+        apt_install victoria-metrics
+    fi
+}
+
 pg_bindir() {
     local dir
     for dir in /usr/lib/postgresql/*/bin; do
