@@ -138,6 +138,14 @@ class RulesEngine:
                 view = state.view
                 if isinstance(view, WaterView) and view.zone is not None and view.zone_low:
                     view.zone.low.add(view.key)
+            # a rule switched off is no longer evaluated: forget its state, or it would stay
+            # firing for ever (in the alerts, and holding its incident group open)
+            trackers = [t for s in self.devices.values() for t in s.trackers()]
+            trackers += [g.tracker for g in self.guards.values()]
+            trackers += [s.tracker for s in self.sites.values()]
+            for tracker in trackers:
+                for rule_id in [r for r in tracker.states if self._disabled(r)]:
+                    del tracker.states[rule_id]
             self._next_calendar = 0.0
 
     def _attach(self, state: DeviceState, device: Any) -> None:
@@ -162,6 +170,10 @@ class RulesEngine:
         if isinstance(params, ElevatorParams | ExtinguisherParams) and device.registered:
             own = self.config.model_copy(update={ref.kind.value: th})  # per-device thresholds
             state.calendar_view = CalendarView(params, own, device.timezone)
+
+    def _disabled(self, rule_id: str) -> bool:
+        override = self.config.overrides.get(rule_id)
+        return override is not None and not override.enabled
 
     def _zone(self, ref: DeviceRef, params: Any) -> Zone | None:
         if not isinstance(params, WaterParams) or not params.zone:
@@ -264,6 +276,8 @@ class RulesEngine:
                 rule = RULES_BY_ID.get(rule_id)
                 if rule is None or rule in GUARD_RULES or rule in SITE_RULES:
                     continue
+                if self._disabled(rule_id):
+                    continue  # switched off: nothing will ever evaluate it
                 state = self._state(ref)
                 if rule in HEALTH_RULES:
                     state.health.mark_firing(rule_id, opened_at)

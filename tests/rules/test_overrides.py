@@ -107,6 +107,29 @@ def test_override_can_be_switched_off_by_a_reload() -> None:
     assert fired(tl.decisions) == []
 
 
+def test_override_disabling_a_firing_rule_lets_its_incident_end() -> None:
+    tl = Timeline(site_config(device(ELEVATOR)))
+    tl.at(0, **TRAPPED, alarm=True)
+    tl.tick(31)
+    assert fired(tl.decisions) == ["elevator.alarm_button", "elevator.entrapment"]
+    off = {"overrides": {"elevator.alarm_button": {"enabled": False}}}
+    tl.reconfigure(site_config(device(ELEVATOR), rules=off))
+    assert [a.rule for a in tl.engine.alerts()] == ["elevator.entrapment"]
+    tl.at(40, alarm=False)
+    out = tl.at(300, door="open", door_zone=True)  # at a landing: the entrapment is over
+    assert cleared(out) == ["elevator.entrapment"]
+
+
+def test_override_disabled_rule_is_not_restored_as_firing() -> None:
+    off = {"overrides": {"elevator.alarm_button": {"enabled": False}}}
+    tl = Timeline(site_config(device(ELEVATOR), rules=off))
+    tl.engine.restore([(ELEVATOR, "elevator.alarm_button", tl.t0)])
+    assert tl.engine.alerts() == []
+    tl.at(0, **TRAPPED)
+    tl.tick(30)
+    assert cleared(tl.at(100, door="open", door_zone=True)) == ["elevator.entrapment"]
+
+
 def test_override_of_an_unknown_rule_is_reported() -> None:
     config = RulesConfig.model_validate(
         {"overrides": {"elevator.entrapmnet": {"enabled": False}, "water.outage": {}}}
