@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.topics import DeviceRef, Kind
 from rules.decision import Action, Category, Decision, Priority
 from steward.clock import Clock, as_datetime
-from tickets import changes, silences, suppress, sweep
+from tickets import changes, report, silences, suppress, sweep
 from tickets.db import read_session, write_session
 from tickets.errors import Conflict, InvalidRequest
 from tickets.lifecycle import ACTIVE_STATUSES, Record, Status, TicketAction
@@ -31,6 +31,8 @@ from tickets.models import OutboxEvent, SuppressedCondition, Ticket
 from tickets.outbox import Journal, OutboxRecord, outbox_record
 from tickets.policy import Policies
 from tickets.render import ticket_view
+from tickets.report import Fleet
+from tickets.report_schema import MonthlyReport
 from tickets.schemas import (
     FollowUpIn,
     ManualTicketIn,
@@ -205,6 +207,24 @@ class TicketService:
         with self._writing() as journal:
             return changes.record_action(
                 journal, number, Record.REASSIGN, actor=actor, note=note, to=to
+            )
+
+    def monthly_report(
+        self, *, site: str, month: str, fleet: Fleet | None = None, repeated_at: int = 3
+    ) -> MonthlyReport:
+        """The monthly review of ``site`` for ``month`` (``YYYY-MM``, the site's time zone),
+        as of now. ``fleet`` (from the site file) turns patrol and inspection ticket counts
+        into compliance rates."""
+        now = as_datetime(self._clock.now())
+        with read_session(self._sessions) as session:
+            return report.monthly_report(
+                session,
+                site=site,
+                month=month,
+                policy=self._policies.for_site(site),
+                now=now,
+                fleet=fleet,
+                repeated_at=repeated_at,
             )
 
     # -- maintenance windows ------------------------------------------------------------------
