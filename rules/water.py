@@ -110,8 +110,12 @@ def outage(v: WaterView, _now: float) -> float | None:
     return v.th.outage_s if confirmed else None
 
 
-def low_pressure(v: WaterView, _now: float) -> float | None:
-    return v.th.low_s if v.domestic and v.low and not v.outage else None
+def low_pressure(v: WaterView, now: float) -> float | None:
+    """Low pressure, including ≈ 0 that no second sensor confirms as a zone outage yet: a
+    single sensor at zero is at least a low-pressure ticket, never silence."""
+    if not (v.domestic and v.low) or v.loop_fault or outage(v, now) is not None:
+        return None
+    return v.th.low_s
 
 
 def _high_limit(v: WaterView) -> float:
@@ -184,7 +188,7 @@ WATER_RULES: tuple[Rule[WaterView], ...] = (
         "low_pressure",
         Priority.GENERAL,
         "Low supply pressure",
-        "domestic < low_mpa held ≥ low_s (not an outage)",
+        "domestic < low_mpa held ≥ low_s (including an unconfirmed ≈ 0; not a confirmed outage)",
         low_pressure,
         clear_after_s=lambda v: v.th.low_clear_s,
         needs_healthy_sensor=True,
