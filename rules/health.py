@@ -47,8 +47,11 @@ class HealthView:
         if not measured:
             return
         if isinstance(t, WaterPressureTelemetry):  # flat line: SEN-02 (not for gauges)
+            # A drained pipe reads a flat zero: at the bottom of the range a flat line is the
+            # outage itself, not a stuck sensor (the loop current tells a broken transmitter).
             same = (
                 self.last_value is not None
+                and t.pressure_mpa > th.stuck_floor_mpa
                 and abs(t.pressure_mpa - self.last_value) <= th.stuck_tolerance_mpa
             )
             self.same_value_samples = self.same_value_samples + 1 if same else 1
@@ -136,7 +139,8 @@ HEALTH_RULES: tuple[Rule[HealthView], ...] = (
         priority=G,
         category=F,
         title="Sensor value stuck",
-        condition="≥ stuck_samples consecutive pressure readings within stuck_tolerance_mpa",
+        condition="≥ stuck_samples consecutive pressure readings within stuck_tolerance_mpa "
+        "(above stuck_floor_mpa: a drained pipe reads a flat zero)",
         holds=stuck,
         auto_resolve=True,
         sensor_fault=True,

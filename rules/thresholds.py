@@ -120,6 +120,7 @@ class HealthThresholds(_Strict):
     patrol_silence_s: float | None = None
     stuck_samples: int = Field(default=6, ge=2)
     stuck_tolerance_mpa: float = Field(default=0.001, ge=0)
+    stuck_floor_mpa: float = Field(default=0.02, ge=0)
     implausible_clear_samples: int = Field(default=3, ge=1)
     battery_low_pct: float = Field(default=20, ge=0, le=100)
     battery_ok_pct: float = Field(default=30, ge=0, le=100)

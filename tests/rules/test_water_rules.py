@@ -178,17 +178,20 @@ def test_outage_near_miss_a_faulty_second_sensor_does_not_confirm() -> None:
     assert "water.sensor_fault" in fired(tl.decisions)
 
 
-@pytest.mark.xfail(
-    reason="not fixed: a transmitter reporting a clean 0.000 MPa every 10 s trips sensor.stuck "
-    "(6 equal readings, 50 s) before the 120 s outage dwell; the stuck fault freezes "
-    "water.outage, which then never fires"
-)
 def test_outage_of_a_clean_zero_reading_fast_reporter_still_fires() -> None:
     tl = Timeline(ref=WATER)
     tl.water(0, 0.30, current_ma=8.0)
     for i in range(1, 60):  # an empty pipe; the loop current (4 mA) says the sensor is fine
         tl.water(10 * i, 0.0, current_ma=4.0)
-    assert "water.outage" in fired(tl.decisions)
+    # a flat zero is the outage itself, not a stuck sensor
+    assert fired(tl.decisions) == ["water.outage"]
+
+
+def test_a_flat_line_above_the_floor_is_still_stuck() -> None:
+    tl = Timeline(ref=WATER)
+    for i in range(8):
+        tl.water(10 * i, 0.300, current_ma=8.8)
+    assert fired(tl.decisions) == ["sensor.stuck"]
 
 
 # -- water.low_pressure ------------------------------------------------------------------------
