@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from gateway.topics import DeviceRef, Kind
 from rules.decision import Action, Category, Priority
 from tests.rules.helpers import (
