@@ -18,6 +18,8 @@ from api.routes import (
     devices,
     health,
     patrol,
+    reports,
+    silences,
     stream,
     telemetry,
     tickets,
@@ -58,6 +60,8 @@ def create_app(steward: Steward | None = None, settings: Settings | None = None)
         devices.router,
         deliveries.router,
         patrol.router,
+        reports.router,
+        silences.router,
         admin.router,
         telemetry.router,
     ):

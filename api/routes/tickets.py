@@ -12,7 +12,15 @@ from api.errors import ERROR_RESPONSES
 from gateway.topics import Kind
 from rules.decision import Category, Priority
 from tickets.lifecycle import Status, TicketAction
-from tickets.schemas import ActionIn, ManualTicketIn, TicketPage, TicketView
+from tickets.schemas import (
+    ActionIn,
+    CloseIn,
+    ManualTicketIn,
+    PlanIn,
+    ReassignIn,
+    TicketPage,
+    TicketView,
+)
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=ERROR_RESPONSES)
 TicketNumber = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
@@ -70,6 +78,31 @@ def open_manual_ticket(
     return view
 
 
+@router.post("/{number}/close", response_model=TicketView, name="close_ticket")
+def close_ticket(steward: StewardDep, number: TicketNumber, body: CloseIn) -> TicketView:
+    """Close a resolved ticket. Complaints record their follow-up call here (``follow_up``:
+    result and satisfaction 1-5); one closed without it counts as a missed follow-up in the
+    monthly review. 409 with the allowed actions unless the ticket is resolved."""
+    return steward.tickets.close(
+        number=number, actor=body.actor, note=body.note, follow_up=body.follow_up
+    )
+
+
+@router.post("/{number}/plan", response_model=TicketView, name="plan_ticket")
+def plan_ticket(steward: StewardDep, number: TicketNumber, body: PlanIn) -> TicketView:
+    """Record the first plan / corrective measure (the SLA's plan step: important 24 h,
+    general 4 h). Active tickets only (409 otherwise); the note is the plan."""
+    return steward.tickets.plan(number=number, actor=body.actor, note=body.note)
+
+
+@router.post("/{number}/reassign", response_model=TicketView, name="reassign_ticket")
+def reassign_ticket(steward: StewardDep, number: TicketNumber, body: ReassignIn) -> TicketView:
+    """Hand an active ticket to a new owner. The first responder owns a ticket until it is
+    closed; this is the only way ownership moves, and the history records who, to whom, why.
+    409 with the allowed actions on a ticket that is not active."""
+    return steward.tickets.reassign(number=number, actor=body.actor, to=body.to, note=body.note)
+
+
 def _action_route(action: TicketAction) -> None:
     def act(steward: StewardDep, number: TicketNumber, body: ActionIn) -> TicketView:
         return steward.tickets.act(number=number, action=action, actor=body.actor, note=body.note)
@@ -82,4 +115,5 @@ def _action_route(action: TicketAction) -> None:
 
 
 for _action in TicketAction:
-    _action_route(_action)
+    if _action is not TicketAction.CLOSE:  # close has its own body (the follow-up call)
+        _action_route(_action)

@@ -1,0 +1,53 @@
+"""``/api/v1/silences``: maintenance windows. Conditions matching an active window are
+recorded but open no ticket; entrapment and door-open-while-moving are never silenced; when a
+window ends (or is ended), conditions still holding open their tickets at once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from api.deps import StewardDep
+from api.errors import ERROR_RESPONSES
+from tickets.schemas import EndSilenceIn, SilenceIn, SilenceState, SilenceView
+from tickets.silences import SilenceNotFound
+
+router = APIRouter(prefix="/silences", tags=["silences"], responses=ERROR_RESPONSES)
+SilenceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.post("", response_model=SilenceView, status_code=201)
+def create_silence(steward: StewardDep, body: SilenceIn) -> SilenceView:
+    """A window by site, and optionally building, device and rule. 400 for a life-safety
+    rule, a window that ends before it starts or is already over, or one over 31 days."""
+    return steward.tickets.create_silence(silence=body)
+
+
+@router.get("", response_model=list[SilenceView])
+def list_silences(
+    steward: StewardDep,
+    site: Annotated[str | None, Query(max_length=63)] = None,
+    state: SilenceState | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[SilenceView]:
+    """Newest first, each with the conditions recorded during it."""
+    return steward.tickets.list_silences(site=site, state=state, limit=limit)
+
+
+@router.get("/{silence_id}", response_model=SilenceView)
+def get_silence(steward: StewardDep, silence_id: SilenceId) -> SilenceView:
+    try:
+        return steward.tickets.get_silence(silence_id=silence_id)
+    except SilenceNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.post("/{silence_id}/end", response_model=SilenceView)
+def end_silence(steward: StewardDep, silence_id: SilenceId, body: EndSilenceIn) -> SilenceView:
+    """End the window now: conditions still holding open their tickets in the same
+    transaction. 400 if it has already ended."""
+    try:
+        return steward.tickets.end_silence(silence_id=silence_id, actor=body.actor)
+    except SilenceNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
