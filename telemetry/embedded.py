@@ -100,6 +100,7 @@ class EmbeddedStore:
         self._stopping = threading.Event()
         self._devices: dict[DeviceRef, tuple[int, str | None]] = {}
         self._partitions: set[str] = set()
+        self._names: dict[tuple[Kind, int], str] = {}
         self._next_retention = 0.0
         self._written = 0
         self._expired = 0
@@ -153,7 +154,9 @@ class EmbeddedStore:
                 )
 
     def _partition(self, kind: Kind, day: int) -> str:
-        name = partition_name(kind, day)
+        name = self._names.get((kind, day))
+        if name is None:
+            name = self._names[kind, day] = partition_name(kind, day)
         if name not in self._partitions:
             columns = ", ".join(f'"{s.name}" {_SQL_TYPES[s.type]}' for s in FIELDS[kind])
             self._db.execute(

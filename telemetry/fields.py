@@ -9,9 +9,9 @@ that is absent or null in a payload is absent from the point.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import attrgetter
 
 from gateway.payloads import Telemetry
 from gateway.topics import Kind
@@ -75,25 +75,27 @@ STRING_FIELDS = frozenset(
 )
 
 
-def field_values(kind: Kind, telemetry: Telemetry) -> Iterator[tuple[FieldSpec, Value]]:
-    """The stored fields of one payload, in ``FIELDS`` order, skipping absent ones."""
-    for spec, value in zip(FIELDS[kind], field_row(kind, telemetry), strict=True):
-        if value is not None:
-            yield spec, value
+_GETTERS = {kind: attrgetter(*(spec.name for spec in specs)) for kind, specs in FIELDS.items()}
+_TEXT_AT = {
+    kind: [i for i, spec in enumerate(specs) if spec.type is FieldType.STR]
+    for kind, specs in FIELDS.items()
+}
 
 
 def field_row(kind: Kind, telemetry: Telemetry) -> list[Value | None]:
-    """Every field of the kind in ``FIELDS`` order, None where absent (a table row)."""
-    row: list[Value | None] = []
-    for spec in FIELDS[kind]:
-        value = getattr(telemetry, spec.name)
-        row.append(_text(value) if spec.type is FieldType.STR else value)
+    """Every field of the kind in ``FIELDS`` order, None where absent (a table row).
+
+    On the ingest path: one ``attrgetter`` call for all fields, then only the text fields
+    are touched (enumerations to their value, ``fault_codes`` joined, empty lists to None)."""
+    row: list[Value | None] = list(_GETTERS[kind](telemetry))
+    for i in _TEXT_AT[kind]:
+        value = row[i]
+        if value is not None and type(value) is not str:
+            row[i] = _text(value)
     return row
 
 
 def _text(value: object) -> str | None:
-    if value is None:
-        return None
     if isinstance(value, list):
         return ",".join(value) if value else None
     return str(value)

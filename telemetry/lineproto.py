@@ -9,10 +9,11 @@ point time is the reading's ``observed_at``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 
 from gateway.reading import Reading
-from gateway.topics import DeviceRef
-from telemetry.fields import FieldType, Value, field_values
+from gateway.topics import DeviceRef, Kind
+from telemetry.fields import FIELDS, FieldType, Value
 
 BuildingOf = Callable[[DeviceRef], str | None]
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
@@ -25,18 +26,34 @@ def escape_tag(value: str) -> str:
     return value.translate(_TAG_ESCAPES)
 
 
-def format_field(kind: FieldType, value: Value) -> str:
-    if kind is FieldType.BOOL:
-        return "true" if value else "false"
-    if kind is FieldType.INT:
-        return f"{int(value)}i"
-    if kind is FieldType.FLOAT:
-        return repr(float(value))
+def _text(value: object) -> str | None:
+    if isinstance(value, list):
+        value = ",".join(value) if value else None
+        if value is None:
+            return None
     return '"' + str(value).translate(_STRING_ESCAPES) + '"'
 
 
-def timestamp_ms(reading: Reading) -> int:
-    return round(reading.observed_at * 1000)
+_BOOLS = {True: "true", False: "false"}
+_FORMAT: dict[FieldType, Callable[[object], str | None]] = {
+    FieldType.BOOL: _BOOLS.__getitem__,  # type: ignore[dict-item]
+    FieldType.INT: lambda v: f"{v}i",
+    FieldType.FLOAT: lambda v: repr(float(v)),  # type: ignore[arg-type]
+    FieldType.STR: _text,
+}
+# Per kind: ("name=", formatter) for each field, and one attrgetter for all the values.
+
+
+def format_field(kind: FieldType, value: Value) -> str:
+    """A field value in line protocol: ``3i``, ``1.5``, ``true``, ``"text"``."""
+    return _FORMAT[kind](value) or '""'
+
+
+_PLANS: dict[Kind, list[tuple[str, Callable[[object], str | None]]]] = {
+    kind: [(spec.name + "=", _FORMAT[spec.type]) for spec in specs]
+    for kind, specs in FIELDS.items()
+}
+_GETTERS = {kind: attrgetter(*(spec.name for spec in specs)) for kind, specs in FIELDS.items()}
 
 
 class LineEncoder:
@@ -64,11 +81,14 @@ class LineEncoder:
         return text
 
     def line(self, reading: Reading) -> str:
-        fields = ",".join(
-            f"{spec.name}={format_field(spec.type, value)}"
-            for spec, value in field_values(reading.ref.kind, reading.telemetry)
-        )
-        return f"{self.prefix(reading.ref)} {fields} {timestamp_ms(reading)}"
+        kind = reading.ref.kind
+        fields = []
+        for (key, fmt), value in zip(_PLANS[kind], _GETTERS[kind](reading.telemetry), strict=True):
+            if value is not None:
+                text = fmt(value)
+                if text is not None:
+                    fields.append(key + text)
+        return f"{self.prefix(reading.ref)} {','.join(fields)} {round(reading.observed_at * 1000)}"
 
     def lines(self, readings: list[Reading]) -> bytes:
         return "\n".join([self.line(r) for r in readings]).encode()

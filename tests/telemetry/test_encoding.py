@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gateway.payloads import SCHEMAS
 from gateway.reading import Reading
 from gateway.topics import DeviceRef, Kind
-from telemetry.fields import FIELD_TYPES, FIELDS, FieldType, field_values
+from telemetry.fields import FIELD_TYPES, FIELDS, FieldType, Value, field_row
 from telemetry.lineproto import LineEncoder, escape_tag, format_field
 from tests.telemetry.helpers import FULL, MINIMAL, T0, reading
+
+
+def stored(kind: Kind, fields: dict[str, Any] | None = None) -> dict[str, Value]:
+    ref = DeviceRef("s", kind, "d")
+    row = field_row(kind, reading(ref, T0, fields).telemetry)
+    return {spec.name: v for spec, v in zip(FIELDS[kind], row, strict=True) if v is not None}
+
 
 PY_TYPES = {FieldType.INT: int, FieldType.FLOAT: float, FieldType.BOOL: bool, FieldType.STR: str}
 
@@ -23,23 +32,22 @@ def test_every_payload_field_is_stored_except_ts(kind: Kind) -> None:
 
 @pytest.mark.parametrize("kind", list(Kind))
 def test_stored_values_have_their_declared_type(kind: Kind) -> None:
-    ref = DeviceRef("s", kind, "d")
-    values = dict(field_values(kind, reading(ref, T0).telemetry))
-    assert {spec.name for spec in values} == set(FULL[kind])  # the full payload: all present
-    for spec, value in values.items():
-        assert type(value) is PY_TYPES[FIELD_TYPES[kind][spec.name]], spec.name
+    values = stored(kind)
+    assert set(values) == set(FULL[kind])  # the full payload: all present
+    for name, value in values.items():
+        assert type(value) is PY_TYPES[FIELD_TYPES[kind][name]], name
 
 
 def test_absent_null_and_empty_fields_are_left_out() -> None:
-    ref = DeviceRef("s", Kind.ELEVATOR, "d")
-    values = {
-        s.name: v
-        for s, v in field_values(Kind.ELEVATOR, reading(ref, T0, MINIMAL[ref.kind]).telemetry)
-    }
+    values = stored(Kind.ELEVATOR, MINIMAL[Kind.ELEVATOR])
     assert "occupied" not in values  # null: sensor unavailable
     assert "fault_codes" not in values  # empty list
     assert "speed_mps" not in values  # optional, absent
     assert values["mains_power"] is True  # the contract's default is a value
+    line = LineEncoder().line(
+        reading(DeviceRef("s", Kind.ELEVATOR, "d"), T0, MINIMAL[Kind.ELEVATOR])
+    )
+    assert {f.split("=")[0] for f in line.split(" ")[1].split(",")} == set(values)
 
 
 def test_elevator_line_byte_for_byte() -> None:
