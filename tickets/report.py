@@ -57,9 +57,11 @@ NOT_FAILURES = (
     "elevator.alarm_follow_up",
     "elevator.repeated_failure",
     "extinguisher.inspection_overdue",
+    "elevator.power_loss",
     POWER_CUT_RULE,
 )
-"""Tickets that are not a failure of the device (sensor health, calendars, patrol)."""
+"""Tickets that are not a failure of the device: sensor health, calendars, patrol, and power
+cuts (the supply failed, not the lift)."""
 MISSED_ROUND_RULES = ("patrol.missed_checkpoint", "patrol.missed_repeatedly")
 INSPECTION_RULES = {
     "elevator": ("elevator.maintenance_overdue", "elevator.inspection_due"),

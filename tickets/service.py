@@ -209,6 +209,15 @@ class TicketService:
                 journal, number, Record.REASSIGN, actor=actor, note=note, to=to
             )
 
+    def next_due(self) -> datetime | None:
+        """The earliest time ``sweep`` has something to do (``None``: nothing scheduled).
+        A runtime may sleep until then instead of sweeping on every tick."""
+        with read_session(self._sessions) as session:
+            tickets = session.scalar(select(func.min(Ticket.sweep_at)))
+            now = as_datetime(self._clock.now())
+            released = suppress.next_release(session, self._policies, now)
+        return min((t for t in (tickets, released) if t is not None), default=None)
+
     def monthly_report(
         self, *, site: str, month: str, fleet: Fleet | None = None, repeated_at: int = 3
     ) -> MonthlyReport:

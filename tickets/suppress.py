@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
 
 from gateway.topics import DeviceRef, Kind
 from rules.decision import Action, Category, Decision, Priority
@@ -227,6 +229,31 @@ def release(journal: Journal, policies: Policies) -> list[TicketView]:
         views.extend(reevaluate(journal, row, policies.for_site(row.site)))
     _mark_silences_released(journal)
     return views
+
+
+def next_release(session: Session, policies: Policies, now: datetime) -> datetime | None:
+    """The earliest time ``release`` has work: a window with held conditions ends, or a root
+    ticket's release delay runs out."""
+    times: list[datetime] = []
+    ends = session.scalar(
+        select(func.min(Silence.ends_at))
+        .join(SuppressedCondition, SuppressedCondition.silence_id == Silence.id)
+        .where(SuppressedCondition.state == SuppressionState.SILENCED.value)
+    )
+    if ends is not None:
+        times.append(ends)
+    roots = session.execute(
+        select(SuppressedCondition.site, Ticket.resolved_at, Ticket.closed_at)
+        .join(Ticket, SuppressedCondition.root_ticket_id == Ticket.id)
+        .where(
+            SuppressedCondition.state == SuppressionState.INHIBITED.value,
+            Ticket.status.not_in(_ACTIVE),
+        )
+    )
+    for site, resolved, closed in roots:
+        left = resolved or closed or now
+        times.append(left + policies.for_site(site).inhibit.release_after)
+    return min(times, default=None)
 
 
 def reevaluate(
