@@ -8,8 +8,12 @@ seeded ``random.Random`` makes every run repeatable.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import ClassVar
 from zoneinfo import ZoneInfo
@@ -62,9 +66,13 @@ class SimDevice(ABC):
         """The building it is in, when it comes from a site file."""
         self.online = True
         """False while the device is cut off (its broker connection dropped: Last Will)."""
+        self.quiet_until = -math.inf
+        """Online but not reporting before this (simulated) time: no Last Will, just silence."""
         self._t = start
         self._seq = 0  # the device announces ``online`` first, so counting from 0 is accepted
         self._dirty = False
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._timer_ids = itertools.count()
 
     @property
     def now(self) -> float:
@@ -72,10 +80,25 @@ class SimDevice(ABC):
         return self._t
 
     def step(self, now: float) -> None:
-        """Advance the state to ``now``; an earlier ``now`` is ignored (time never goes back)."""
-        if now > self._t:
-            self._advance(now)
-            self._t = now
+        """Advance the state to ``now``; an earlier ``now`` is ignored (time never goes back).
+        Timers (``after``) due on the way run at their own instant."""
+        while True:
+            if self._timers and self._timers[0][0] <= now:
+                at, _, action = heapq.heappop(self._timers)
+                if at > self._t:
+                    self._advance(at)
+                    self._t = at
+                action()
+            elif now > self._t:
+                self._advance(now)
+                self._t = now
+            else:
+                return
+
+    def after(self, delay_s: float, action: Callable[[], None]) -> None:
+        """Run ``action`` ``delay_s`` simulated seconds from now (the end of an incident); the
+        device reports at that instant."""
+        heapq.heappush(self._timers, (self._t + max(delay_s, 0.0), next(self._timer_ids), action))
 
     def telemetry(self, now: float) -> Payload:
         """The contract §2 payload at ``now``; each call takes the next ``seq``."""
@@ -93,6 +116,8 @@ class SimDevice(ABC):
         """When the device reports next, given its last report at ``last`` (simulated): at once
         after an injected change, else at the kind's own pace."""
         due = self._t if self._dirty else self._next_report(last)
+        if self._timers:
+            due = min(due, max(self._timers[0][0], self._t))
         return max(due, last + MIN_REPORT_GAP_S)
 
     def _changed(self) -> None:
@@ -106,6 +131,11 @@ class SimDevice(ABC):
     def reconnect(self) -> None:
         self.online = True
         self._changed()
+
+    def go_quiet(self, duration_s: float) -> None:
+        """The device stops reporting for ``duration_s`` without dropping its connection (a
+        firmware update, a stalled modem): no Last Will, only silence."""
+        self.quiet_until = self._t + duration_s
 
     @abstractmethod
     def _next_report(self, last: float) -> float:

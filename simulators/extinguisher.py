@@ -1,8 +1,9 @@
 """A stored-pressure extinguisher with an IoT gauge: pressure, bracket switch, tilt.
 
 The pressure sits in the green band with a slow random drift (mean-reverting over days) and a
-small daily temperature swing; incidents are a slow leak, a discharge and removal from the
-bracket (domain-rules-research.md §3, rules FEX-01..04).
+small daily temperature swing; incidents are a slow leak, a discharge, removal from the
+bracket, a unit charged outside its band and a flat battery (domain-rules-research.md §3,
+rules FEX-01..04, SEN-04).
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ class ExtinguisherMonitor(SimDevice):
         span = green_max_mpa - green_min_mpa
         middle = (green_min_mpa + green_max_mpa) / 2
         self.nominal_mpa = middle + rng.uniform(-0.15, 0.15) * span  # charged unit to unit
+        self._factory_mpa = self.nominal_mpa
         self.tz = tz
         self.report_s = report_s
+        self.basement = False
+        """In a basement or garage (half-monthly inspection); from the site file."""
         self.on_bracket = True
         self.tilt_deg = rng.uniform(0.0, 3.0)
         self.battery_pct = rng.uniform(55.0, 100.0)
@@ -101,7 +105,21 @@ class ExtinguisherMonitor(SimDevice):
         self.tilt_deg = self.rng.uniform(0.0, 3.0)
         self._changed()
 
+    def recharge(self, mpa: float) -> None:
+        """Recharged (or swapped for a unit charged) to ``mpa``: an overfilled unit sits above
+        the green band (FEX-02), a tired one just above its lower edge."""
+        self.nominal_mpa = mpa
+        self._drift_mpa = 0.0
+        self._changed()
+
+    def set_battery(self, pct: float) -> None:
+        """SEN-04: the monitor's battery is at ``pct`` (years of service, a cold garage)."""
+        self.battery_pct = pct
+        self._changed()
+
     def restore(self) -> None:
-        """Serviced or replaced: recharged, on its bracket."""
+        """Serviced or replaced: recharged to its normal charge, on its bracket, new battery."""
         self._lost_mpa = self._loss_rate_mpa_s = 0.0
+        self.nominal_mpa = self._factory_mpa
+        self.battery_pct = max(self.battery_pct, 95.0)
         self.return_to_bracket()

@@ -18,7 +18,7 @@ from gateway.topics import DeviceRef, Kind
 from simulators.base import SHANGHAI, SimDevice
 from simulators.elevator import ElevatorModel
 from simulators.extinguisher import ExtinguisherMonitor
-from simulators.patrol import PatrolCheckpoint
+from simulators.patrol import PatrolCheckpoint, PatrolRoute
 from simulators.publisher import FleetPublisher, ProgressCallback, PublishStats, StatusOnStop
 from simulators.water import WaterPressureSensor
 from steward.site import (
@@ -65,8 +65,10 @@ def build_device(
     seed: int = 0,
     tz: tzinfo = SHANGHAI,
     pace: Pace = Pace(),
+    route: PatrolRoute | None = None,
 ) -> SimDevice:
-    """One simulated device for ``ref`` with its site-file parameters (steward/site.py)."""
+    """One simulated device for ``ref`` with its site-file parameters (steward/site.py);
+    a patrol checkpoint joins ``route`` (else a route of its own)."""
     rng = device_rng(seed, ref)
     if isinstance(params, ElevatorParams):
         return ElevatorModel(
@@ -84,7 +86,7 @@ def build_device(
     if isinstance(params, WaterParams):
         lo, hi = params.min_mpa, params.max_mpa
         setpoint = (lo + hi) / 2 if lo is not None and hi is not None else None
-        return WaterPressureSensor(
+        sensor = WaterPressureSensor(
             ref,
             rng=rng,
             start=start,
@@ -93,8 +95,11 @@ def build_device(
             setpoint_mpa=setpoint,
             report_s=pace.water_report_s,
         )
+        sensor.zone = params.zone
+        sensor.high_limit_mpa = params.max_mpa
+        return sensor
     if isinstance(params, ExtinguisherParams):
-        return ExtinguisherMonitor(
+        monitor = ExtinguisherMonitor(
             ref,
             rng=rng,
             start=start,
@@ -103,8 +108,14 @@ def build_device(
             green_max_mpa=params.green_max_mpa,
             report_s=pace.extinguisher_report_s,
         )
+        monitor.basement = params.basement
+        return monitor
     if isinstance(params, PatrolParams):
-        return PatrolCheckpoint(ref, rng=rng, start=start, tz=tz, interval_min=params.interval_min)
+        checkpoint = PatrolCheckpoint(
+            ref, rng=rng, start=start, tz=tz, interval_min=params.interval_min, route=route
+        )
+        checkpoint.key_area = params.key_area
+        return checkpoint
     raise TypeError(f"no simulator for {ref.kind} parameters {type(params).__name__}")
 
 
@@ -118,15 +129,28 @@ def _zone(name: str) -> tzinfo:
 def devices_from_config(
     config: StewardConfig, *, start: float, seed: int = 0, pace: Pace = Pace()
 ) -> list[SimDevice]:
-    """Every device of the site file, in file order."""
+    """Every device of the site file, in file order. Checkpoints with the same ``route`` (or
+    none) at a site are one guard's route, walked in file order."""
     devices: list[SimDevice] = []
     for site in config.sites:
         tz = _zone(site.timezone)
+        routes: dict[str, PatrolRoute] = {}
         for building in site.buildings:
             for device in building.devices:
                 ref = DeviceRef(site.id, device.kind, device.id)
                 params = device.typed_params()
-                simulated = build_device(ref, params, start=start, seed=seed, tz=tz, pace=pace)
+                route = None
+                if isinstance(params, PatrolParams):
+                    name = params.route or "default"
+                    route = routes.get(name)
+                    if route is None:
+                        rng = random.Random(f"{seed}/{site.id}/route/{name}")
+                        route = routes[name] = PatrolRoute(
+                            name, rng=rng, start=start, interval_min=params.interval_min, tz=tz
+                        )
+                simulated = build_device(
+                    ref, params, start=start, seed=seed, tz=tz, pace=pace, route=route
+                )
                 simulated.building = building.id
                 devices.append(simulated)
     return devices

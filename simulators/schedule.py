@@ -153,6 +153,10 @@ class Fleet:
             device.step(due)
             self._schedule(index, due + 60.0)  # silent; look again later
             return None
+        if due < device.quiet_until:
+            device.step(due)
+            self._schedule(index, device.quiet_until)  # online, but says nothing until then
+            return None
         payload = device.telemetry(due)
         self._last[index] = due
         self._schedule(index, device.next_report_at(due))

@@ -209,10 +209,25 @@ def test_stop_outside_zone_empty() -> None:
         assert r.fault_codes == ["04"]
 
 
-def test_power_cut_stops_the_car_and_restoring_resumes_service() -> None:
+def test_power_cut_rescue_device_levels_the_car_and_lets_passengers_out() -> None:
+    car = elevator(26)
+    run_until(car, lambda p: p["moving"] is True and float(str(p["speed_mps"])) > 1.0)
+    car.power_cut()
+    during = [ElevatorTelemetry.model_validate(p) for p in samples(car, 300, 1.0)]
+    assert all(not r.mains_power for r in during)
+    assert all((r.speed_mps or 0.0) <= 0.3 for r in during)  # on its battery: relevel speed
+    assert any(r.door is Door.OPEN and r.door_zone for r in during)  # passengers let out
+    for r in during[60:]:
+        assert (r.moving, r.door, r.door_zone, r.occupied) == (False, Door.CLOSED, True, False)
+    car.power_restored()
+    after = [ElevatorTelemetry.model_validate(p) for p in samples(car, HOUR, 1.0)]
+    assert all(r.mains_power for r in after) and any(r.moving for r in after)
+
+
+def test_power_cut_without_rescue_device_stops_the_car_where_it_is() -> None:
     car = elevator(26)
     before = run_until(car, lambda p: p["moving"] is True)
-    car.power_cut()
+    car.power_cut(rescue=False)
     during = [ElevatorTelemetry.model_validate(p) for p in samples(car, 300, 1.0)]
     assert all(not r.mains_power and not r.moving and r.speed_mps == 0 for r in during)
     assert {r.floor for r in during} <= {before["floor"], during[0].floor}
