@@ -29,7 +29,7 @@ def site(sessions: sessionmaker[Session], clock: FakeClock) -> Site:
     return Site(TicketService(sessions, clock), clock)
 
 
-def window(site: Site, hours: float = 2, start: float = 0, **match: str) -> int:
+def window(site: Site, *, hours: float = 2, start: float = 0, **match: str) -> int:
     now = site.now
     created = site.service.create_silence(
         silence=SilenceIn(
