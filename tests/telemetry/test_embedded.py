@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway.reading import Reading
 from gateway.topics import DeviceRef, Kind
 from steward.clock import FakeClock
 from telemetry.embedded import EmbeddedStore, partition_day, partition_name
 from telemetry.fields import FIELD_TYPES, FIELDS
+from telemetry.metrics import TelemetryCollector
 from telemetry.query import QueryError
 from tests.telemetry.helpers import FULL, MINIMAL, T0, elevator_series, reading
 
@@ -269,3 +271,16 @@ def test_partition_names_round_trip() -> None:
     assert partition_day("water_pressure_20260101") == (Kind.WATER_PRESSURE, day)
     assert partition_day("devices") is None
     assert partition_day("elevator_2026010") is None
+
+
+def test_prometheus_metrics(store: EmbeddedStore, clock: FakeClock) -> None:
+    clock.set(T0 + 40 * DAY)
+    put(store, [*elevator_series(CAR, 3, start=T0), *elevator_series(CAR, 4, start=T0 + 39 * DAY)])
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(TelemetryCollector(store))
+    text = generate_latest(registry).decode()
+    assert 'steward_telemetry_readings_total{outcome="written"} 4.0' in text
+    assert 'steward_telemetry_readings_total{outcome="expired"} 3.0' in text
+    assert 'steward_telemetry_readings_total{outcome="dropped"} 0.0' in text
+    assert "steward_telemetry_buffered 0.0" in text
+    assert "steward_telemetry_healthy 1.0" in text
