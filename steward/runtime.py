@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from types import TracebackType
 
+from delivery import dispatcher_from_settings
+from delivery.metrics import DeliveryCollector
 from gateway.decode import DeadLetters, Decoder
 from gateway.mqtt import BrokerAddress, MqttGateway
 from rules.decision import Action, Decision
@@ -43,6 +45,7 @@ class Steward:
         migrate(self.db)
         self.sessions = session_factory(self.db)
         self.tickets = TicketService(self.sessions, self.clock)
+        self.delivery = dispatcher_from_settings(settings, sessions=self.sessions, clock=self.clock)
         self.engine = RulesEngine(self.registry, config.rules, self.clock)
         self.engine.restore(history.active_rules(self.sessions))
         self.decoder = Decoder(
@@ -53,7 +56,7 @@ class Steward:
             device_burst=settings.device_burst,
         )
         self.dead_letters = DeadLetters(settings.dead_letter_size)
-        self.writer = DecisionWriter(self._apply)
+        self.writer = DecisionWriter(self._apply, on_committed=lambda _d, _v: self.delivery.wake())
         host, port, user, password = mqtt_address(settings.mqtt_url)
         self.gateway = MqttGateway(
             broker=BrokerAddress(host, port, user, password),
@@ -67,6 +70,7 @@ class Steward:
             tick_interval_s=settings.tick_interval_s,
         )
         self.metrics = make_registry(self)
+        self.metrics.register(DeliveryCollector(self.delivery, self.sessions))
         self._started = False
 
     def _apply(self, decisions: list[Decision]) -> list[TicketView]:
@@ -131,6 +135,7 @@ class Steward:
     def start(self) -> None:
         self.writer.start()
         self.gateway.start()
+        self.delivery.start()
         self._started = True
         log.info(
             "steward started: MQTT %s, database %s, %d registered devices",
@@ -140,11 +145,10 @@ class Steward:
         )
 
     def stop(self) -> None:
-        if not self._started:
-            self.db.dispose()
-            return
-        self.gateway.stop()
-        self.writer.stop()
+        if self._started:
+            self.gateway.stop()
+            self.writer.stop()
+        self.delivery.stop()  # safe when never started; closes its HTTP clients
         self.db.dispose()
         self._started = False
 

@@ -18,9 +18,11 @@ from tests.delivery.receiver import Received, Receiver, Reply
 
 @pytest.fixture
 def steward(database_url: str, clock: FakeClock) -> Iterator[Steward]:
-    running = Steward(
-        Settings(database_url=database_url, mqtt_url="mqtt://127.0.0.1:1"), clock=clock
+    # the test's own dispatcher is the only one: no MQTT ticket-event endpoint of Steward's
+    settings = Settings(
+        database_url=database_url, mqtt_url="mqtt://127.0.0.1:1", mqtt_ticket_events=False
     )
+    running = Steward(settings, clock=clock)
     try:
         yield running
     finally:
