@@ -73,6 +73,8 @@ class SimDevice(ABC):
         self._dirty = False
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._timer_ids = itertools.count()
+        self._flood_until = -math.inf
+        self._flood_gap_s = 1.0
 
     @property
     def now(self) -> float:
@@ -118,6 +120,8 @@ class SimDevice(ABC):
         due = self._t if self._dirty else self._next_report(last)
         if self._timers:
             due = min(due, max(self._timers[0][0], self._t))
+        if last + self._flood_gap_s < self._flood_until:  # a flood ignores the usual pace
+            return min(due, last + self._flood_gap_s)
         return max(due, last + MIN_REPORT_GAP_S)
 
     def _changed(self) -> None:
@@ -130,6 +134,13 @@ class SimDevice(ABC):
 
     def reconnect(self) -> None:
         self.online = True
+        self._changed()
+
+    def flood(self, per_s: float, duration_s: float) -> None:
+        """A firmware bug or a reconnect that flushes a buffer: the device reports ``per_s``
+        times a second for ``duration_s`` (a genuine reading each time)."""
+        self._flood_gap_s = 1.0 / per_s
+        self._flood_until = self._t + duration_s
         self._changed()
 
     def go_quiet(self, duration_s: float) -> None:

@@ -339,7 +339,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     Scenario(
         "power_cut",
         "mains lost for both cars of the first building at 15 s (the rescue device levels them "
-        "and lets passengers out), back 5 min later",
+        "and lets passengers out), back 5 min later: one ticket for the building",
         lambda c: [
             *(
                 at(INCIDENT_AT_S, c[r], "mains power cut", c.car(r).power_cut)
@@ -356,9 +356,12 @@ ELEVATOR: tuple[Scenario, ...] = (
             ),
         ],
         building_cars,
+        # One power cut, one ticket: the second car's power loss is linked to the first car's
+        # ticket (tickets: inhibition in the same building), not a ticket of its own.
         (
-            ticket("elevator.power_loss", E, FAC, "car"),
-            ticket("elevator.power_loss", E, FAC, "car_b"),
+            ticket(
+                "elevator.power_loss", E, FAC, "car", fire("elevator.power_loss", E, FAC, "car_b")
+            ),
         ),
         duration_s=8 * MINUTE,
     ),
@@ -1258,6 +1261,23 @@ HEALTH: tuple[Scenario, ...] = (
         duration_s=10 * MINUTE,
     ),
     Scenario(
+        "terminal_flood",
+        "a firmware bug: the car's terminal publishes 50 readings a second for a minute (the "
+        "limit is 20 a second after a burst of 100): the excess is dropped, one ticket",
+        once("terminal floods", lambda c: functools.partial(c.car().flood, 50.0, 60.0)),
+        car,
+        (ticket("device.misbehaving", G, FAC, "car"),),
+        duration_s=15 * MINUTE,
+    ),
+    Scenario(
+        "buffer_flush",
+        "near miss of a flood: after a modem reconnect the car's terminal sends 80 readings "
+        "in 1.6 s, inside the burst allowance of 100",
+        once("terminal flushes its buffer", lambda c: functools.partial(c.car().flood, 50.0, 1.6)),
+        car,
+        duration_s=15 * MINUTE,
+    ),
+    Scenario(
         "flaky_sensor",
         "a loose cable: a water sensor drops off the network four times in 3 h (5 min each): "
         "three offline tickets, then one flapping ticket and no more",
@@ -1349,6 +1369,7 @@ PAIRS: dict[str, tuple[str, str]] = {
     "sensor.stuck": ("water_sensor_stuck", "stuck_briefly"),
     "sensor.implausible": ("floor_glitch", "water_hammer"),
     "device.battery_low": ("battery_low", "battery_ok"),
+    "device.misbehaving": ("terminal_flood", "buffer_flush"),
     "device.flapping": ("flaky_sensor", "two_dropouts"),
 }
 """rule id → (the scenario that must raise it, its near miss that must not)."""

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.decode import Decoder
+from gateway.decode import Decoder, Reason
 from gateway.reading import Reading, StatusChange
 from rules.decision import Action, Decision
 from rules.engine import RulesEngine
@@ -38,6 +38,7 @@ class Run:
     decisions: list[Decision] = field(default_factory=list)
     messages: int = 0
     rejected: list[str] = field(default_factory=list)
+    rate_limited: int = 0
 
     def fires(self) -> Counter[Key]:
         return Counter(
@@ -89,7 +90,12 @@ class Bench:
                     decisions += self.engine.on_reading(decoded)
                 elif isinstance(decoded, StatusChange):
                     decisions += self.engine.on_status(decoded)
-                elif decoded is not None:
+                elif decoded is None:
+                    pass
+                elif decoded.reason is Reason.RATE_LIMITED and decoded.ref is not None:
+                    run.rate_limited += 1  # as the gateway does: counted, not a dead letter
+                    decisions += self.engine.on_rate_limited(decoded.ref)
+                else:
                     run.rejected.append(str(decoded))
             now = start + step * tick_s
             self.clock.set(now)
