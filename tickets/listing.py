@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Select, select
 
@@ -44,6 +44,10 @@ class TicketFilter:
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
                 raise InvalidRequest(f"{name} must carry a UTC offset, e.g. 2026-01-01T00:00Z")
+            try:
+                _ = value is not None and value.astimezone(UTC)
+            except OverflowError:
+                raise InvalidRequest(f"{name} is out of range") from None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []

@@ -101,6 +101,8 @@ def month_window(month: str, policy: SitePolicy) -> tuple[datetime, datetime]:
     if found is None:
         raise InvalidRequest(f"month must be YYYY-MM, got {month!r}")
     year, number = int(found.group(1)), int(found.group(2))
+    if not 1970 <= year <= 9998:
+        raise InvalidRequest(f"month {month} is out of range")
     tz = policy.timezone
     start = datetime(year, number, 1, tzinfo=tz)
     end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=tz)

@@ -19,6 +19,7 @@ from tickets.schemas import SilenceIn, SilenceState, SilenceView, TicketView
 
 MAX_WINDOW = timedelta(days=31)
 """Longer than a month is not maintenance: switch the rule off in the site file instead."""
+PLAN_AHEAD = timedelta(days=366)
 
 
 class SilenceNotFound(TicketError):  # noqa: N818
@@ -41,6 +42,8 @@ def create(journal: Journal, body: SilenceIn) -> Silence:
         raise InvalidRequest("ends_at is in the past: the window would silence nothing")
     if body.ends_at - starts > MAX_WINDOW:
         raise InvalidRequest(f"a window may last at most {MAX_WINDOW.days} days")
+    if starts - now > PLAN_AHEAD:
+        raise InvalidRequest(f"a window may be planned at most {PLAN_AHEAD.days} days ahead")
     silence = Silence(
         site=body.site,
         building=body.building,
