@@ -6,20 +6,35 @@ second and stops cleanly on Ctrl-C (everything already handed to the broker is f
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 
 import typer
+import yaml
 
-from simulators.base import SimDevice
-from simulators.fleet import FleetPublisher, PublishStats, devices_from_config, synthetic_fleet
-from simulators.scenarios import get_scenario, load_config, scenario_fleet
+from simulators.fleet import (
+    FleetPublisher,
+    PublishStats,
+    devices_from_config,
+    synthetic_site_config,
+)
+from simulators.scenarios import (
+    Scenario,
+    ScenarioError,
+    get_scenario,
+    listing,
+    load_config,
+    scenario_fleet,
+)
 from simulators.schedule import Fleet
 from steward.clock import AcceleratedClock
+from steward.site import StewardConfig
 
 DEVICES_PER_CONNECTION = 1000
 MAX_CONNECTIONS = 8
+LIST_WORDS = frozenset({"list", "help", "?"})
+"""``--scenario list`` prints the library instead of running anything."""
 
 
 def simulate(
@@ -36,17 +51,30 @@ def simulate(
     ``devices``: a synthetic fleet of that many devices (else the devices of ``site_config``,
     else of the bundled example site). ``scenario``: scripted incidents (None: normal traffic).
     ``time_factor``: simulated seconds per wall second. ``duration_s``: simulated seconds to
-    run (None: until Ctrl-C). Raises ``ConnectionError`` when the broker cannot be reached and
-    ``ScenarioError`` for an unknown scenario.
+    run (None: until Ctrl-C). ``scenario`` ``list`` prints the library; an unknown name prints
+    it on stderr and exits 2. Prints what Steward must raise for the scenario (and, for the
+    calendar scenarios, writes the site file with the dates Steward must run with). Raises
+    ``ConnectionError`` when the broker cannot be reached.
     """
-    get_scenario(scenario or "normal")  # fail on a bad name before connecting
+    if scenario in LIST_WORDS:
+        typer.echo("scenarios (steward simulate --scenario NAME):")
+        for line in listing():
+            typer.echo(f"  {line}")
+        return
+    try:
+        get_scenario(scenario or "normal")  # fail on a bad name before connecting
+    except ScenarioError:
+        typer.echo(f"unknown scenario {scenario!r}; the library:", err=True)
+        for line in listing():
+            typer.echo(f"  {line}", err=True)
+        raise typer.Exit(2) from None
     clock = AcceleratedClock(time_factor)
-    fleet = _fleet(scenario or "normal", devices, site_config, clock.now())
+    fleet, config = _fleet(scenario or "normal", devices, site_config, clock.now())
     connections = min(MAX_CONNECTIONS, 1 + len(fleet.devices) // DEVICES_PER_CONNECTION)
     publisher = FleetPublisher(
         fleet, broker_url, clock=clock, qos=qos, connections=connections, progress=_Progress()
     )
-    _announce(fleet, scenario, broker_url, time_factor, duration_s, connections)
+    _announce(fleet, config, scenario, broker_url, time_factor, duration_s, connections)
     try:
         stats = publisher.run(duration_s)
     except KeyboardInterrupt:
@@ -59,19 +87,22 @@ def simulate(
     )
 
 
-def _fleet(scenario: str, devices: int | None, site_config: Path | None, start: float) -> Fleet:
-    simulated: Sequence[SimDevice]
+def _fleet(
+    scenario: str, devices: int | None, site_config: Path | None, start: float
+) -> tuple[Fleet, StewardConfig]:
     if devices is not None:
         if site_config is not None:
             typer.echo(f"{devices} synthetic devices requested: not using {site_config}")
-        simulated = synthetic_fleet(devices, start=start)
+        config = synthetic_site_config(devices)
     else:
-        simulated = devices_from_config(load_config(site_config), start=start)
-    return scenario_fleet(scenario, start=start, devices=simulated)
+        config = load_config(site_config)
+    simulated = devices_from_config(config, start=start)
+    return scenario_fleet(scenario, start=start, devices=simulated), config
 
 
 def _announce(
     fleet: Fleet,
+    config: StewardConfig,
     scenario: str | None,
     broker_url: str,
     time_factor: float,
@@ -86,9 +117,36 @@ def _announce(
         f"{connections} connection(s), time x{time_factor:g}, {until}"
     )
     if scenario:
-        typer.echo(f"scenario {scenario}: {get_scenario(scenario).description}")
-    for injection in fleet.injections:
-        typer.echo(f"  at +{injection.at_s:g} s  {injection.device}: {injection.label}")
+        chosen = get_scenario(scenario)
+        typer.echo(f"scenario {scenario}: {chosen.description}")
+        for injection in fleet.injections:
+            typer.echo(f"  at +{injection.at_s:g} s  {injection.device}: {injection.label}")
+        _expectations(chosen, fleet, config, time_factor)
+
+
+def _expectations(
+    scenario: Scenario, fleet: Fleet, config: StewardConfig, time_factor: float
+) -> None:
+    """What Steward must raise, and the site-file dates it needs to raise it."""
+    within = scenario.duration_s / 60
+    wall = f", {within * 60 / time_factor / 60:.1f} min at x{time_factor:g}"
+    tickets = scenario.expected(fleet.devices)
+    if not tickets:
+        typer.echo(f"expect: no ticket within {within:.0f} simulated min{wall}")
+    else:
+        typer.echo(f"expect within {within:.0f} simulated min{wall}, exactly:")
+        for ticket in tickets:
+            typer.echo(f"  {ticket.describe()}")
+    if scenario.dates:
+        site = scenario.configure(config, fleet.devices, fleet.devices[0].now)
+        path = Path(tempfile.gettempdir()) / f"steward-scenario-{scenario.name}.yaml"
+        data = site.model_dump(mode="json", exclude_defaults=True)
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        dates = ", ".join(f"{d.name} {d.days:+d} days" for d in scenario.dates)
+        typer.echo(
+            f"this scenario is in the site file: run Steward with STEWARD_SITE_CONFIG={path} "
+            f"(dates relative to today: {dates})"
+        )
 
 
 class _Progress:

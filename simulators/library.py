@@ -206,7 +206,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "brief_stop",
-        "near miss: a car with a passenger stops between floors for 20 s (no alarm), then "
+        "a car with a passenger stops between floors for 20 s (no alarm), then "
         "relevels and lets them out: shorter than the 30 s entrapment dwell",
         timeline(
             (
@@ -239,7 +239,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "shut_in_briefly",
-        "near miss: at a landing the door stays shut on a passenger for 25 s, then opens: "
+        "at a landing the door stays shut on a passenger for 25 s, then opens: "
         "shorter than the 45 s dwell",
         timeline(
             (INCIDENT_AT_S, "car", "door does not open", lambda c: c.car().trap_at_landing),
@@ -259,7 +259,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "alarm_at_landing",
-        "near miss (EN 81-28 filtering): alarm pressed with the door open at a landing; the "
+        "EN 81-28 filtering: alarm pressed with the door open at a landing; the "
         "passenger walks out. A follow-up call, not an entrapment",
         once("alarm pressed, door open", lambda c: c.car().alarm_at_landing_door_open),
         car,
@@ -289,7 +289,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "stopped_empty_briefly",
-        "near miss: an empty car stops outside the door zone for 40 s, then relevels: "
+        "an empty car stops outside the door zone for 40 s, then relevels: "
         "shorter than the 60 s dwell",
         timeline(
             (
@@ -330,7 +330,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "relevel_door_open",
-        "near miss: a heavy load sinks the car 3 cm at a landing and it relevels with the door "
+        "a heavy load sinks the car 3 cm at a landing and it relevels with the door "
         "open, inside the door zone, on one sample",
         once("relevels with the door open", lambda c: c.car().relevel_with_door_open),
         car,
@@ -367,7 +367,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "power_blip",
-        "near miss: mains lost for 5 s on one car: shorter than the 10 s power-loss dwell",
+        "mains lost for 5 s on one car: shorter than the 10 s power-loss dwell",
         timeline(
             (INCIDENT_AT_S, "car", "mains power cut", lambda c: c.car().power_cut),
             (INCIDENT_AT_S + 5, "car", "mains power back", lambda c: c.car().power_restored),
@@ -394,8 +394,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "overshoot",
-        "near miss: the car stops 12 cm past a terminal landing, inside its door zone, and "
-        "relevels",
+        "the car stops 12 cm past a terminal landing, inside its door zone, and relevels",
         once("overshoots the terminal landing", lambda c: c.car().overshoot_and_relevel),
         car,
         duration_s=5 * MINUTE,
@@ -433,7 +432,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "speed_slightly_high",
-        "near miss: the car runs at 103 % of rated speed for 10 s: under the 105 % warning band",
+        "the car runs at 103 % of rated speed for 10 s: under the 105 % warning band",
         once("runs 3 % fast", lambda c: functools.partial(c.car().speed_run, 1.03, 10.0)),
         car,
         duration_s=5 * MINUTE,
@@ -452,7 +451,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "circuit_blip",
-        "near miss: the safety circuit of the idle car opens for 4 s (someone leaned on a "
+        "the safety circuit of the idle car opens for 4 s (someone leaned on a "
         "landing door): shorter than the 10 s dwell",
         once(
             "safety circuit open for 4 s",
@@ -472,7 +471,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "door_held_open",
-        "near miss: a neighbour holds the door open at a landing for 45 s (about 50 s not "
+        "a neighbour holds the door open at a landing for 45 s (about 50 s not "
         "closed): under the 80 s door-fault timer",
         once("door held open 45 s", lambda c: functools.partial(c.car().hold_door_open, 45.0)),
         car,
@@ -492,7 +491,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "door_close_code",
-        "near miss of a controller fault: code 03 (door does not close) has a rule of its own: "
+        "code 03 (door does not close) has a rule of its own: "
         "a door fault, not a generic controller fault",
         once(
             "controller code 03 for 2 min",
@@ -512,7 +511,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "inspection_visit",
-        "near miss: a 90-minute maintenance visit in inspection mode: under the 4 h limit",
+        "a 90-minute maintenance visit in inspection mode: under the 4 h limit",
         once(
             "inspection mode for 90 min",
             lambda c: functools.partial(c.car().inspection, 90 * MINUTE),
@@ -530,7 +529,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "fire_alarm_test",
-        "near miss: a fire-alarm test recalls the car and is reset after 30 s: under the 60 s "
+        "a fire-alarm test recalls the car and is reset after 30 s: under the 60 s "
         "verification time",
         once("fire recall for 30 s", lambda c: functools.partial(c.car().fire_recall, 30.0)),
         car,
@@ -546,7 +545,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "terminal_quiet",
-        "near miss: the car's terminal says nothing for 8 min (a firmware update, no Last "
+        "the car's terminal says nothing for 8 min (a firmware update, no Last "
         "Will): under the 10 min silence limit",
         once("terminal quiet for 8 min", lambda c: functools.partial(c.car().go_quiet, 480.0)),
         car,
@@ -563,7 +562,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "maintenance_due_soon",
-        "near miss: last maintained 13 days ago: due in two days, not overdue",
+        "last maintained 13 days ago: due in two days, not overdue",
         site_file("site file: last maintenance 13 days ago", "car"),
         car,
         duration_s=2 * MINUTE,
@@ -580,7 +579,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "inspection_not_due",
-        "near miss: the inspection certificate expires in 35 days: outside the 30-day notice",
+        "the inspection certificate expires in 35 days: outside the 30-day notice",
         site_file("site file: inspection expires in 35 days", "car"),
         car,
         duration_s=2 * MINUTE,
@@ -610,7 +609,7 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "two_failures",
-        "near miss: controller code 07 on two days: two fault tickets, not yet repeated",
+        "controller code 07 on two days: two fault tickets, not yet repeated",
         timeline(
             *(
                 (
@@ -674,7 +673,7 @@ WATER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "pump_switchover",
-        "near miss: a pump switchover empties a two-sensor zone for about a minute, then "
+        "a pump switchover empties a two-sensor zone for about a minute, then "
         "pressure is back: shorter than the 2 min outage dwell and the 5 min burst window",
         lambda c: [
             *_both(c, lambda s: s.outage(ramp_s=15.0), "supply lost (switchover)"),
@@ -715,7 +714,7 @@ WATER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "evening_dip",
-        "near miss: heavy demand pulls a zone down to 0.08 MPa for a few minutes (under "
+        "heavy demand pulls a zone down to 0.08 MPa for a few minutes (under "
         "0.10 MPa for about 6 min): shorter than the 10 min low-pressure dwell",
         timeline(
             (
@@ -745,7 +744,7 @@ WATER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "high_surge",
-        "near miss: the pressure-reducing valve hunts: over the zone's limit for 6 min, then "
+        "the pressure-reducing valve hunts: over the zone's limit for 6 min, then "
         "back: shorter than the 10 min dwell",
         lambda c: [
             at(
@@ -780,7 +779,7 @@ WATER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "pressure_surge",
-        "near miss: a surge to 0.70 MPa for 4 min: shorter than the 10 min over-pressure dwell",
+        "a surge to 0.70 MPa for 4 min: shorter than the 10 min over-pressure dwell",
         timeline(
             (
                 WATER_AT_S,
@@ -817,7 +816,7 @@ WATER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "big_draw",
-        "near miss: hydrant flushing drops the main 0.15 MPa within 30 s for 2 min, then it "
+        "hydrant flushing drops the main 0.15 MPa within 30 s for 2 min, then it "
         "recovers: inside the 5 min burst confirmation",
         timeline(
             (WATER_AT_S, "sensor", "hydrant flushing", lambda c: c.water().burst),
@@ -855,7 +854,7 @@ WATER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "jockey_pump_late",
-        "near miss: the fire main sags to 0.06 MPa before the jockey pump cuts in: under "
+        "the fire main sags to 0.06 MPa before the jockey pump cuts in: under "
         "0.07 MPa for about 2 min, shorter than the 5 min dwell",
         timeline(
             (
@@ -923,7 +922,7 @@ WATER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "loop_glitch",
-        "near miss: the loop current drops to 2 mA for 2 s (a loose terminal): shorter than "
+        "the loop current drops to 2 mA for 2 s (a loose terminal): shorter than "
         "the 4 s sensor-fault dwell",
         timeline(
             (WATER_AT_S, "sensor", "loop current 2 mA", lambda c: c.water().sensor_fault),
@@ -957,7 +956,7 @@ EXTINGUISHER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "extinguisher_low_in_band",
-        "near miss: an extinguisher recharged to 1.06 MPa, just inside its green band (1.0-1.4)",
+        "an extinguisher recharged to 1.06 MPa, just inside its green band (1.0-1.4)",
         once("recharged to 1.06 MPa", lambda c: functools.partial(c.fex().recharge, 1.06), "fex"),
         floor_fex,
         duration_s=30 * MINUTE,
@@ -972,7 +971,7 @@ EXTINGUISHER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "extinguisher_top_of_band",
-        "near miss: an extinguisher charged to 1.34 MPa, near the top of its green band",
+        "an extinguisher charged to 1.34 MPa, near the top of its green band",
         once("charged to 1.34 MPa", lambda c: functools.partial(c.fex().recharge, 1.34), "fex"),
         floor_fex,
         duration_s=30 * MINUTE,
@@ -991,7 +990,7 @@ EXTINGUISHER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "fast_leak",
-        "near miss of a discharge: a fast leak loses about 37 % in an hour (the rapid-loss "
+        "a fast leak loses about 37 % in an hour (the rapid-loss "
         "line is 50 %): a low-pressure ticket, not a discharge; serviced after an hour",
         timeline(
             (
@@ -1019,7 +1018,7 @@ EXTINGUISHER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "inspector_lift",
-        "near miss: the monthly inspector lifts an extinguisher off its bracket for 30 s and "
+        "the monthly inspector lifts an extinguisher off its bracket for 30 s and "
         "puts it back: shorter than the 60 s dwell",
         timeline(
             (INCIDENT_AT_S, "fex", "lifted off", lambda c: c.fex().remove_from_bracket),
@@ -1040,7 +1039,7 @@ EXTINGUISHER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "fex_inspection_monthly",
-        "near miss: an extinguisher above ground inspected 20 days ago: monthly, not yet due",
+        "an extinguisher above ground inspected 20 days ago: monthly, not yet due",
         site_file("site file: last inspection 20 days ago", "fex"),
         floor_fex,
         duration_s=2 * MINUTE,
@@ -1064,7 +1063,7 @@ EXTINGUISHER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "battery_ok",
-        "near miss: an extinguisher monitor's battery at 21.5 %: above the 20 % line",
+        "an extinguisher monitor's battery at 21.5 %: above the 20 % line",
         once("battery at 21.5 %", lambda c: functools.partial(c.fex().set_battery, 21.5), "fex"),
         floor_fex,
         duration_s=30 * MINUTE,
@@ -1113,7 +1112,7 @@ PATROL: tuple[Scenario, ...] = (
     ),
     Scenario(
         "late_round",
-        "near miss: the round after the next starts 18 min late (every checkpoint about 138 "
+        "the round after the next starts 18 min late (every checkpoint about 138 "
         "min after its last scan): late, but inside the 20 % tolerance",
         _patrol(
             "round 18 min late",
@@ -1151,7 +1150,7 @@ PATROL: tuple[Scenario, ...] = (
     ),
     Scenario(
         "rescan_after_90s",
-        "near miss: the guard comes back to a checkpoint and scans it again 90 s later: over "
+        "the guard comes back to a checkpoint and scans it again 90 s later: over "
         "the 60 s rescan limit",
         _patrol(
             "tag scanned again after 90 s",
@@ -1196,8 +1195,7 @@ PATROL: tuple[Scenario, ...] = (
     ),
     Scenario(
         "two_skips",
-        "near miss: on one round the guard cuts two key checkpoints: two misses, under the "
-        "three per shift",
+        "on one round the guard cuts two key checkpoints: two misses, under the three per shift",
         _patrol("two checkpoints skipped", _skip("checkpoint", "cp2"), shift_safe=True),
         route(2),
         tuple(ticket("patrol.missed_checkpoint", G, SVC, role) for role in ("checkpoint", "cp2")),
@@ -1243,7 +1241,7 @@ HEALTH: tuple[Scenario, ...] = (
     ),
     Scenario(
         "stuck_briefly",
-        "near miss: a water sensor repeats its value for 2.5 min (3 readings) while its "
+        "a water sensor repeats its value for 2.5 min (3 readings) while its "
         "gateway reboots: under the 6-reading flat-line test",
         timeline(
             (INCIDENT_AT_S, "sensor", "reading frozen", lambda c: c.water().sensor_stuck),
@@ -1254,8 +1252,7 @@ HEALTH: tuple[Scenario, ...] = (
     ),
     Scenario(
         "water_hammer",
-        "near miss of an implausible value: a valve slams and the main reads 1.55 MPa for 2 s, "
-        "inside the transmitter's 1.6 MPa range",
+        "a valve slams and the main reads 1.55 MPa for 2 s, inside the transmitter's 1.6 MPa range",
         once("water hammer", lambda c: functools.partial(c.water().spike, 1.55, 2.0), "sensor"),
         main_sensor,
         duration_s=10 * MINUTE,
@@ -1271,7 +1268,7 @@ HEALTH: tuple[Scenario, ...] = (
     ),
     Scenario(
         "buffer_flush",
-        "near miss of a flood: after a modem reconnect the car's terminal sends 80 readings "
+        "after a modem reconnect the car's terminal sends 80 readings "
         "in 1.6 s, inside the burst allowance of 100",
         once("terminal flushes its buffer", lambda c: functools.partial(c.car().flood, 50.0, 1.6)),
         car,
@@ -1291,7 +1288,7 @@ HEALTH: tuple[Scenario, ...] = (
     ),
     Scenario(
         "two_dropouts",
-        "near miss of flapping: a water sensor drops off twice in a day: two offline tickets, "
+        "a water sensor drops off twice in a day: two offline tickets, "
         "under the three faults that make it flapping",
         _dropouts([INCIDENT_AT_S, HOUR], 5 * MINUTE),
         lone_sensor,

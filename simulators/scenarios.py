@@ -65,6 +65,34 @@ def get_scenario(name: str) -> Scenario:
         raise ScenarioError(f"unknown scenario {name!r}; choose one of: {known}") from None
 
 
+def role_of(name: str) -> str:
+    """What a scenario is for, from ``PAIRS``: "raises X; near miss of Y" (or "")."""
+    raises = [rule for rule, (r, _) in PAIRS.items() if r == name]
+    misses = [rule for rule, (_, n) in PAIRS.items() if n == name]
+    parts = [f"raises {', '.join(raises)}"] if raises else []
+    parts += [f"near miss of {', '.join(misses)}"] if misses else []
+    return "; ".join(parts)
+
+
+def listing() -> list[str]:
+    """One line per scenario: name, what it is for, what happens."""
+    width = max(map(len, SCENARIOS))
+    lines = []
+    for name, scenario in SCENARIOS.items():
+        role = role_of(name)
+        lines.append(f"{name:<{width}}  {f'[{role}] ' if role else ''}{scenario.description}")
+    return lines
+
+
+def markdown_listing() -> list[str]:
+    """The same as ``listing`` as a Markdown list (docs/operator-guide.md, "Scenarios")."""
+    out = []
+    for name, scenario in SCENARIOS.items():
+        role = role_of(name)
+        out.append(f"- `{name}`{f' ({role})' if role else ''}: {scenario.description}.")
+    return out
+
+
 def load_config(site_config: StewardConfig | Path | None) -> StewardConfig:
     """A site file (path or parsed); the bundled example site when None."""
     if isinstance(site_config, StewardConfig):
@@ -251,9 +279,12 @@ __all__ = [
     "combined_fleet",
     "first_of",
     "get_scenario",
+    "listing",
     "load_config",
+    "markdown_listing",
     "merge",
     "needed",
+    "role_of",
     "run_scenario",
     "same_building",
     "scenario_fleet",

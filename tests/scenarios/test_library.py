@@ -3,10 +3,12 @@ that does not, and every expectation agrees with the rule table it names."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rules.engine import ALL_RULES, RULES_BY_ID
-from simulators.scenarios import LIBRARY, PAIRS, SCENARIOS, get_scenario, stage
+from simulators.scenarios import LIBRARY, PAIRS, SCENARIOS, get_scenario, markdown_listing, stage
 from tests.scenarios.harness import START
 
 CALENDAR = {"elevator.maintenance_overdue", "elevator.inspection_due",
@@ -49,3 +51,12 @@ def test_every_scenario_stages_on_a_site_of_its_own(name: str) -> None:
     assert {t.device for t in staged.expected} <= devices
     assert {i.device.split("/")[0] for i in staged.injections} == {"own-site"}
     assert all(i.at_s < staged.scenario.duration_s for i in staged.injections)
+
+
+def test_the_operator_guide_lists_every_scenario() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "operator-guide.md").read_text(encoding="utf-8")
+    section = guide.split("\n## Scenarios\n", 1)[1].split("\n## ", 1)[0]
+    listed = [line for line in section.splitlines() if line.startswith("- `")]
+    assert listed == markdown_listing(), (
+        "regenerate the list: simulators.scenarios.markdown_listing"
+    )

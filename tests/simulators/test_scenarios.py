@@ -7,8 +7,10 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
+import typer
 
 from gateway.payloads import Door, ElevatorTelemetry
+from simulators.cli import simulate
 from simulators.scenarios import (
     INCIDENT_AT_S,
     ScenarioError,
@@ -122,3 +124,35 @@ def test_demo_traps_a_passenger_in_the_first_minute_and_rescues_at_20_minutes() 
     alarms = [t for t, r in seen if r.alarm]
     assert alarms and min(alarms) < 60 and max(alarms) < 20 * 60
     assert seen[-1][1].door_zone and not seen[-1][1].fault_codes
+
+
+def _simulate(scenario: str) -> None:
+    simulate(
+        broker_url="mqtt://127.0.0.1:1",  # never reached: both return before connecting
+        scenario=scenario,
+        devices=None,
+        site_config=None,
+        time_factor=1.0,
+        duration_s=1.0,
+        qos=0,
+    )
+
+
+def test_simulate_list_prints_the_library(capsys: pytest.CaptureFixture[str]) -> None:
+    _simulate("list")
+    out = capsys.readouterr().out
+    for name in scenario_names():
+        assert f"  {name} " in out
+    assert "[raises elevator.overspeed] " in out
+    assert "[near miss of elevator.entrapment] " in out
+
+
+def test_simulate_an_unknown_scenario_lists_the_library_and_exits_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(typer.Exit) as exit_:
+        _simulate("entrapmnet")
+    assert exit_.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert "unknown scenario 'entrapmnet'" in err
+    assert all(f"  {name} " in err for name in scenario_names())
