@@ -219,8 +219,13 @@ def release(journal: Journal, policies: Policies) -> list[TicketView]:
             Ticket.status.not_in(_ACTIVE),
         )
     )
+    # A row another transaction is releasing (a person ending the window while the clock
+    # ticks) is skipped, not released twice.
+    silenced = silenced.with_for_update(skip_locked=True, of=SuppressedCondition)
+    inhibited = inhibited.with_for_update(skip_locked=True, of=SuppressedCondition)
     due = list(journal.session.scalars(silenced.order_by(SuppressedCondition.id)))
-    for row, root in journal.session.execute(inhibited.order_by(SuppressedCondition.id)):
+    rows = journal.session.execute(inhibited.order_by(SuppressedCondition.id))
+    for row, root in rows:
         left = root.resolved_at or root.closed_at or now
         if now >= left + policies.for_site(row.site).inhibit.release_after:
             due.append(row)
