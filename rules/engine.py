@@ -106,7 +106,9 @@ class RulesEngine:
         self.guards: dict[str, GuardState] = {}
         self.sites: dict[str, SiteState] = {}
         self.zones: dict[tuple[str, str], Zone] = {}
-        self._armed: set[str] = set()
+        self._armed: dict[str, None] = {}
+        """Devices with a dwell running, in arming order: ticks are deterministic (a set's
+        order would change with PYTHONHASHSEED, and with it cross-device timing)."""
         self._next_scan = 0.0
         self._next_calendar = 0.0
         self.reconfigure(registry, config)
@@ -402,9 +404,9 @@ class RulesEngine:
 
     def _arm(self, key: str, state: DeviceState) -> None:
         if state.rules.pending():
-            self._armed.add(key)
+            self._armed.setdefault(key, None)
         else:
-            self._armed.discard(key)
+            self._armed.pop(key, None)
 
     def _evaluate_health(
         self,
