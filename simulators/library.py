@@ -922,14 +922,14 @@ WATER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "loop_glitch",
-        "the loop current drops to 2 mA for 2 s (a loose terminal): shorter than "
+        "the loop current drops to 2 mA for 1.5 s (a loose terminal): shorter than "
         "the 4 s sensor-fault dwell",
         timeline(
-            (WATER_AT_S, "sensor", "loop current 2 mA", lambda c: c.water().sensor_fault),
-            (WATER_AT_S + 2, "sensor", "loop current back", lambda c: c.water().restore),
+            (INCIDENT_AT_S, "sensor", "loop current 2 mA", lambda c: c.water().sensor_fault),
+            (INCIDENT_AT_S + 1.5, "sensor", "loop current back", lambda c: c.water().restore),
         ),
         zone_pair,
-        duration_s=WATER_AT_S + 5 * MINUTE,
+        duration_s=5 * MINUTE,
     ),
 )
 
@@ -1264,7 +1264,7 @@ HEALTH: tuple[Scenario, ...] = (
         once("terminal floods", lambda c: functools.partial(c.car().flood, 50.0, 60.0)),
         car,
         (ticket("device.misbehaving", G, FAC, "car"),),
-        duration_s=15 * MINUTE,
+        duration_s=5 * MINUTE,
     ),
     Scenario(
         "buffer_flush",
@@ -1272,7 +1272,7 @@ HEALTH: tuple[Scenario, ...] = (
         "in 1.6 s, inside the burst allowance of 100",
         once("terminal flushes its buffer", lambda c: functools.partial(c.car().flood, 50.0, 1.6)),
         car,
-        duration_s=15 * MINUTE,
+        duration_s=5 * MINUTE,
     ),
     Scenario(
         "flaky_sensor",
