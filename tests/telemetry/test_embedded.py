@@ -17,7 +17,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from gateway.reading import Reading
 from gateway.topics import DeviceRef, Kind
 from steward.clock import FakeClock
-from telemetry.embedded import EmbeddedStore, partition_day, partition_name
+from telemetry.daytables import partition_day, partition_name
+from telemetry.embedded import EmbeddedStore
 from telemetry.fields import FIELD_TYPES, FIELDS
 from telemetry.metrics import TelemetryCollector
 from telemetry.query import QueryError

@@ -19,14 +19,19 @@ from steward.clock import SystemClock
 from steward.settings import mqtt_address
 from steward.site import DeviceRegistry, RulesConfig, StewardConfig
 from telemetry.embedded import EmbeddedStore
-from tests.mqtt_helpers import Publisher, forget_session, unique, wait_for
+from tests.mqtt_helpers import Publisher, unique, wait_for
+from tests.services import PrivateMosquitto
 from tests.telemetry.helpers import FULL
 
 pytestmark = pytest.mark.mosquitto
 
 
 @pytest.fixture
-def fed_store(mosquitto_url: str, tmp_path: Path) -> Iterator[tuple[EmbeddedStore, MqttGateway]]:
+def fed_store(
+    private_broker: PrivateMosquitto, tmp_path: Path
+) -> Iterator[tuple[EmbeddedStore, MqttGateway]]:
+    """A broker of the test's own: the shared one carries other tests' devices too."""
+    mosquitto_url = private_broker.url
     clock = SystemClock()
     registry = DeviceRegistry(StewardConfig())
     store = EmbeddedStore(tmp_path / "telemetry.db", clock=clock, flush_interval_s=0.05)
@@ -56,11 +61,10 @@ def fed_store(mosquitto_url: str, tmp_path: Path) -> Iterator[tuple[EmbeddedStor
     finally:
         gateway.stop()
         store.stop()
-        forget_session(mosquitto_url, client_id)
 
 
 def test_every_accepted_reading_is_stored(
-    fed_store: tuple[EmbeddedStore, MqttGateway], mosquitto_url: str
+    fed_store: tuple[EmbeddedStore, MqttGateway], private_broker: PrivateMosquitto
 ) -> None:
     store, gateway = fed_store
     site = unique("feed")
@@ -75,7 +79,7 @@ def test_every_accepted_reading_is_stored(
         for car in cars
     ]
     messages.insert(50, (telemetry_topic(cars[0]), b"{not json"))
-    publisher = Publisher(mosquitto_url)
+    publisher = Publisher(private_broker.url)
     try:
         publisher.publish_all(messages)
     finally:
