@@ -62,7 +62,8 @@ from gateway.reading import Reading
 from gateway.topics import DeviceRef, Kind
 from steward.clock import SystemClock
 from telemetry.embedded import EmbeddedStore
-from telemetry.influx import ClientWriter, InfluxSink, InfluxTarget
+from telemetry.influx import InfluxSink
+from telemetry.influx_client import ClientWriter, InfluxTarget
 from telemetry.lineproto import LineEncoder
 
 TARGET_CLIENT_RATIO = 0.8

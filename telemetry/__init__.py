@@ -8,7 +8,8 @@ with no InfluxDB configured, into the embedded SQLite store (``embedded``, with 
 
 from telemetry.embedded import EmbeddedStore
 from telemetry.factory import TelemetryConfigError, make_sink
-from telemetry.influx import InfluxSink, InfluxTarget
+from telemetry.influx import InfluxSink
+from telemetry.influx_client import InfluxTarget
 from telemetry.query import DeviceSeries, QueryError, SeriesPoint
 from telemetry.sink import SinkStats, TelemetryQuery, TelemetrySink
 

@@ -9,7 +9,8 @@ from sqlalchemy.engine import make_url
 from steward.clock import Clock
 from steward.settings import Settings
 from telemetry.embedded import EmbeddedStore
-from telemetry.influx import InfluxSink, InfluxTarget
+from telemetry.influx import InfluxSink
+from telemetry.influx_client import InfluxTarget
 from telemetry.lineproto import BuildingOf
 from telemetry.sink import TelemetrySink
 

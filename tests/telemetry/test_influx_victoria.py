@@ -15,7 +15,8 @@ import pytest
 from gateway.reading import Reading
 from gateway.topics import DeviceRef, Kind
 from steward.clock import FakeClock
-from telemetry.influx import InfluxSink, InfluxTarget
+from telemetry.influx import InfluxSink
+from telemetry.influx_client import InfluxTarget
 from tests.mqtt_helpers import wait_for
 from tests.services import free_port
 from tests.telemetry.helpers import (

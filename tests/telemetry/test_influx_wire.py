@@ -14,7 +14,8 @@ import pytest
 
 from gateway.topics import DeviceRef, Kind
 from steward.clock import FakeClock
-from telemetry.influx import InfluxSink, InfluxTarget, Outcome, classify
+from telemetry.influx import InfluxSink
+from telemetry.influx_client import InfluxTarget, Outcome, classify
 from telemetry.lineproto import LineEncoder
 from tests.mqtt_helpers import wait_for
 from tests.telemetry.helpers import T0, RecordingInflux, elevator_series
