@@ -45,7 +45,7 @@ def attach(steward: Steward, sink: Any) -> None:
     previous = getattr(steward, "telemetry", None)
     if previous is not None and previous is not sink:
         previous.stop()
-    steward.telemetry = sink  # type: ignore[attr-defined]
+    steward.__dict__["telemetry"] = sink  # typed or not, whether the runtime has one yet
 
 
 def build(tmp_path: Path, clock: FakeClock, **settings: Any) -> Steward:
@@ -190,13 +190,15 @@ def test_errors_have_the_one_shape(
 
 def test_without_a_sink_it_says_so(tmp_path: Path, clock: FakeClock) -> None:
     steward = build(tmp_path, clock)
-    attach(steward, None)
+    own = getattr(steward, "telemetry", None)
+    steward.__dict__["telemetry"] = None
     try:
         with TestClient(create_app(steward)) as client:
             response = client.get(URL)
         assert response.status_code == 503
         assert response.json()["error"]["message"] == "telemetry storage is not running"
     finally:
+        steward.__dict__["telemetry"] = own
         steward.stop()
 
 
