@@ -184,10 +184,15 @@ class VictoriaMetrics:
                 return grown
             time.sleep(0.05)
 
-    def version(self) -> str:
-        binary = find_binary("victoria-metrics") or "victoria-metrics"
-        done = subprocess.run([binary, "-version"], capture_output=True, text=True, check=False)
-        return (done.stdout or done.stderr).strip()
+    @staticmethod
+    def version() -> str:
+        """The Debian build reports no version of its own: ask the package manager."""
+        query = ["dpkg-query", "-W", "-f", "${Version}", "victoria-metrics"]
+        try:
+            done = subprocess.run(query, capture_output=True, text=True, check=False, timeout=10)
+        except OSError:
+            return "unknown"
+        return done.stdout.strip() or "unknown"
 
 
 # -- the writers ----------------------------------------------------------------------------------
