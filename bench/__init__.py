@@ -1,0 +1,2 @@
+"""Steward's benchmarks: ratios against a baseline measured in the same run
+(see bench/README.md and /docs/performance.md)."""
