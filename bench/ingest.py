@@ -1,21 +1,23 @@
 """Ingest throughput: Steward's full pipeline against the C ``mosquitto_sub`` on one stream.
 
     .venv/bin/python -m bench.ingest [--devices 10000] [--messages 200000] [--qos 0|1]
-                                     [--rounds 3] [--smoke]
+                                     [--rounds 3] [--baseline-repeats 3] [--smoke]
 
 Protocol (docs/performance.md; the project's benchmark protocol):
 
 1. A private Mosquitto on a free port; queues for offline sessions unlimited, QoS 0 queued.
 2. Every consumer registers a persistent session (fixed client id, clean_session=False) and
-   goes away: per round one ``mosquitto_sub``, one paho-mqtt floor client and one Steward.
+   goes away: per round three ``mosquitto_sub`` (one per drain), one paho-mqtt floor client
+   and one Steward.
 3. A child process (bench/feed.py) generates the stream (simulated devices in a realistic mix
    plus a known number of malformed messages) and publishes it once; the broker queues it for
    every offline session.
 4. Round by round, each consumer connects and is timed from connect until it has consumed
-   all N: ``mosquitto_sub -C N`` (baseline), paho with a no-op callback (floor, for context),
-   then a real ``Steward`` (decode, validate, all rules, decision writer, SQLite ticket
-   store; a fresh database each round) until its decoder has accepted or rejected N and its
-   writer has committed what the rules decided.
+   all N: ``mosquitto_sub -C N`` three times, the median drain kept (baseline), paho with a
+   no-op callback (floor, for context), then a real ``Steward`` (decode, validate, all rules,
+   decision writer, SQLite ticket store; a fresh database each round) until its decoder has
+   accepted or rejected N and its writer has committed what the rules decided. Steward runs
+   on a ``ReplayClock`` (bench/consumers.py) so the rules see the backlog as if it were live.
 5. Accounting, every round: published = accepted + rejected, by reason, exactly as planted.
 
 The table shows the median of the rounds. Exit status 1 when the accounting fails or a
