@@ -71,6 +71,15 @@ TIMED_SCAN_S = 5.0
 CALENDAR_SCAN_S = 3600.0
 
 
+def device_time(state: DeviceState, now: float) -> float:
+    """``now`` on the device's own clock: its latest reading's time plus what has passed
+    since it arrived. Live traffic: ``now`` (minus any constant clock offset, which cancels
+    out of dwells). A backlog being replayed: the replay position, so ticks do not judge old
+    readings against the wall clock."""
+    reading = state.reading
+    return now if reading is None else now - (reading.received_at - reading.observed_at)
+
+
 def check_overrides(config: RulesConfig) -> list[str]:
     """Problems with ``rules.overrides`` (unknown rule ids), for check-config and reloads."""
     return [
@@ -199,12 +208,12 @@ class RulesEngine:
         hv.update(t, plausible(t, state.device.params, water), now, not loop_failed(t, water))
         decisions = self._evaluate_health(state, now, now)
         self._update_view(state, reading)
+        # Dwells are measured in the device's own time: a QoS 1 backlog replayed after an
+        # outage keeps its real timing (an entrapment that lasted fires; a door that closed
+        # 5 s later in the backlog does not become an 80 s door fault).
+        at = reading.observed_at
         edges = state.rules.evaluate(
-            self.rules[reading.ref.kind],
-            state.view,
-            reading.observed_at,
-            now,
-            frozen=self._frozen(state),
+            self.rules[reading.ref.kind], state.view, at, at, frozen=self._frozen(state)
         )
         decisions += self._decide(state, edges, state.view)
         self._arm(reading.ref.key, state)
@@ -235,8 +244,9 @@ class RulesEngine:
         decisions: list[Decision] = []
         for key in list(self._armed):
             state = self.devices[key]
+            at = device_time(state, now)
             edges = state.rules.evaluate(
-                self.rules[state.device.ref.kind], state.view, now, now, frozen=self._frozen(state)
+                self.rules[state.device.ref.kind], state.view, at, at, frozen=self._frozen(state)
             )
             decisions += self._decide(state, edges, state.view)
             self._arm(key, state)
@@ -261,7 +271,8 @@ class RulesEngine:
                 decisions += self._evaluate_health(state, now, now, self.timed_health)
             timed = self.timed[state.device.ref.kind]
             if timed and state.view is not None:
-                edges = state.rules.evaluate(timed, state.view, now, now)
+                at = device_time(state, now)
+                edges = state.rules.evaluate(timed, state.view, at, at)
                 decisions += self._decide(state, edges, state.view)
         for guard in self.guards.values():
             edges = guard.tracker.evaluate(self.guard_rules, guard.view, now, now)
