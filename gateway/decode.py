@@ -123,16 +123,6 @@ class Decoder:
         except TopicError as exc:
             return self.reject(Reason(exc.reason), topic, str(exc), payload, received_at)
         ref = parsed.ref
-        if not self._take_token(ref.key, received_at):
-            return self.reject(
-                Reason.RATE_LIMITED,
-                topic,
-                f"device {ref.key} exceeds {self.device_rate_per_s:g} msg/s "
-                f"(burst {self.device_burst})",
-                payload,
-                received_at,
-                ref=ref,
-            )
         registered = self.registry.lookup(ref) is not None
         if self.strict_devices and not registered:
             return self.reject(
@@ -165,34 +155,48 @@ class Decoder:
         except ValidationError as exc:
             reason, detail = _schema_detail(exc)
             return self.reject(reason, topic, detail, payload, received_at)
-        if telemetry.seq is not None:
-            last = self.last_seq.get(ref.key)
-            if last is not None and telemetry.seq <= last:
-                return self.reject(
-                    Reason.DUPLICATE_SEQ,
-                    topic,
-                    f"seq {telemetry.seq} is not above the last seen {last}",
-                    payload,
-                    received_at,
-                )
-            self.last_seq[ref.key] = telemetry.seq
+        seq = telemetry.seq
+        last = self.last_seq.get(ref.key)
+        if seq is not None and last is not None and seq <= last:
+            return self.reject(
+                Reason.DUPLICATE_SEQ,
+                topic,
+                f"seq {seq} is not above the last seen {last}",
+                payload,
+                received_at,
+            )
         device_time = telemetry.device_time()
         if received_at - self.max_past_s <= device_time <= received_at + self.max_future_s:
             observed_at, flags = device_time, frozenset[str]()
         else:
             observed_at, flags = received_at, frozenset({"clock_skew"})
+        if not self._take_token(ref.key, observed_at):
+            return self.reject(
+                Reason.RATE_LIMITED,
+                topic,
+                f"device {ref.key} exceeds {self.device_rate_per_s:g} msg/s of its own time "
+                f"(burst {self.device_burst})",
+                payload,
+                received_at,
+                ref=ref,
+            )
+        if seq is not None:
+            self.last_seq[ref.key] = seq
         self.accepted[ref.kind.value] += 1
         return Reading(ref, cast(Telemetry, telemetry), received_at, observed_at, flags, registered)
 
-    def _take_token(self, key: str, now: float) -> bool:
+    def _take_token(self, key: str, at: float) -> bool:
         """A device flooding the broker must not starve the others (100x its normal rate is
-        a misbehaving device): each may burst, then sustain ``device_rate_per_s``."""
+        a misbehaving device): each may burst, then sustain ``device_rate_per_s``. Measured
+        in the device's own time, so a device flushing the backlog of a network outage (old
+        timestamps, spread over the outage) is not mistaken for a flood."""
         bucket = self.buckets.get(key)
         if bucket is None:
-            self.buckets[key] = [self.device_burst - 1.0, now]
+            self.buckets[key] = [self.device_burst - 1.0, at]
             return True
-        tokens = min(self.device_burst, bucket[0] + (now - bucket[1]) * self.device_rate_per_s)
-        bucket[1] = now
+        elapsed = max(0.0, at - bucket[1])
+        tokens = min(self.device_burst, bucket[0] + elapsed * self.device_rate_per_s)
+        bucket[1] = max(bucket[1], at)
         if tokens < 1.0:
             bucket[0] = tokens
             return False

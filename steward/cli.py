@@ -44,6 +44,7 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
     from steward.runtime import Steward  # noqa: PLC0415
     from steward.settings import Settings  # noqa: PLC0415
     from steward.site import ConfigError  # noqa: PLC0415
+    from telemetry import TelemetryConfigError  # noqa: PLC0415
 
     _logging(verbose)
     settings = Settings()
@@ -56,7 +57,7 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
         )
     try:
         steward = Steward(settings)
-    except ConfigError as exc:
+    except (ConfigError, TelemetryConfigError) as exc:
         typer.echo(f"configuration error:\n{exc}", err=True)
         raise typer.Exit(2) from None
     with steward:

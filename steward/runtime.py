@@ -13,6 +13,7 @@ from delivery import dispatcher_from_settings
 from delivery.metrics import DeliveryCollector
 from gateway.decode import DeadLetters, Decoder
 from gateway.mqtt import BrokerAddress, MqttGateway
+from gateway.topics import DeviceRef
 from rules.decision import Action, Decision
 from rules.derived import is_elevator_fault, repeated_failure
 from rules.engine import RulesEngine, check_overrides
@@ -22,6 +23,8 @@ from steward.metrics import make_registry
 from steward.settings import Settings, mqtt_address
 from steward.site import ConfigError, DeviceRegistry, StewardConfig, load_site_config
 from steward.writer import DecisionWriter
+from telemetry import make_sink
+from telemetry.metrics import TelemetryCollector
 from tickets.db import make_engine, migrate, ping, session_factory
 from tickets.schemas import TicketView
 from tickets.service import TicketService
@@ -57,6 +60,7 @@ class Steward:
         )
         self.dead_letters = DeadLetters(settings.dead_letter_size)
         self.writer = DecisionWriter(self._apply, on_committed=lambda _d, _v: self.delivery.wake())
+        self.telemetry = make_sink(settings, clock=self.clock, building_of=self._building_of)
         host, port, user, password = mqtt_address(settings.mqtt_url)
         self.gateway = MqttGateway(
             broker=BrokerAddress(host, port, user, password),
@@ -68,9 +72,11 @@ class Steward:
             clock=self.clock,
             keepalive_s=settings.mqtt_keepalive_s,
             tick_interval_s=settings.tick_interval_s,
+            on_reading=self.telemetry.add,
         )
         self.metrics = make_registry(self)
         self.metrics.register(DeliveryCollector(self.delivery, self.sessions))
+        self.metrics.register(TelemetryCollector(self.telemetry))
         self._started = False
 
     def _apply(self, decisions: list[Decision]) -> list[TicketView]:
@@ -132,7 +138,12 @@ class Steward:
         return []
 
     # -- lifecycle ----------------------------------------------------------------------------
+    def _building_of(self, ref: DeviceRef) -> str | None:
+        device = self.registry.lookup(ref)  # read each call: a reload is picked up
+        return device.building if device is not None else None
+
     def start(self) -> None:
+        self.telemetry.start()
         self.writer.start()
         self.gateway.start()
         self.delivery.start()
@@ -149,6 +160,7 @@ class Steward:
             self.gateway.stop()
             self.writer.stop()
         self.delivery.stop()  # safe when never started; closes its HTTP clients
+        self.telemetry.stop()  # flushes; safe when never started
         self.db.dispose()
         self._started = False
 

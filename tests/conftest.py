@@ -20,6 +20,13 @@ from tests.services import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _private_telemetry_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Steward a test builds keeps its embedded telemetry in the test's own folder
+    (with a PostgreSQL ticket database it would otherwise share ./var/telemetry.db)."""
+    monkeypatch.setenv("STEWARD_TELEMETRY_PATH", str(tmp_path / "telemetry.db"))
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

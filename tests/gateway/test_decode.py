@@ -150,3 +150,18 @@ def test_empty_retained_status_is_ignored_not_rejected() -> None:
     d = decoder()
     assert d.decode("estate/s/elevator/d/status", b"", NOW) is None
     assert not d.rejected
+
+
+def test_a_flood_is_limited_but_a_backlog_flush_is_not() -> None:
+    d = decoder(device_rate_per_s=1.0, device_burst=10)
+    topic = "estate/s/patrol/flood/telemetry"
+    results = [d.decode(topic, payload("patrol"), NOW) for _ in range(50)]  # same ts, at once
+    assert sum(isinstance(r, Rejection) and r.reason is Reason.RATE_LIMITED for r in results) == 40
+    # a device back from an hour offline sends its 300 buffered readings at once:
+    # their timestamps are a minute apart in its own time, well under the rate
+    backlog = [
+        orjson.dumps({**VALID["patrol"], "ts": int((NOW - 3600 + 12 * i) * 1000)})
+        for i in range(300)
+    ]
+    flushed = [d.decode("estate/s/patrol/back/telemetry", b, NOW) for b in backlog]
+    assert all(isinstance(r, Reading) for r in flushed)
