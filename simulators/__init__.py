@@ -8,7 +8,11 @@
   producing MQTT messages; pure, so tests drive it with a fake clock.
 - ``simulators.fleet``: devices from a site file or a synthetic fleet;
   ``FleetPublisher`` (``simulators.publisher``) puts a fleet on a real broker.
-- ``simulators.scenarios``: named incident scripts (``entrapment``, ``demo``, ...).
+- ``simulators.library``: the scenario library: for every rule a scenario that must raise it
+  and a close near miss that must not (``PAIRS``), each with exactly the tickets it raises
+  (``simulators.script``: ``Scenario``, ``ExpectedTicket``, devices picked by role).
+- ``simulators.scenarios``: the named scenarios and how to run them: on a fleet, on a broker,
+  or each on a site of its own (``stage``) to run many side by side.
 - ``simulators.cli.simulate``: what ``steward simulate`` runs.
 
 Only ``simulators.mqtt`` knows paho-mqtt.

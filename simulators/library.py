@@ -45,6 +45,9 @@ from simulators.water import WaterPressureSensor
 
 INCIDENT_AT_S = 15.0
 WATER_AT_S = 20 * 60.0
+FLOOD_AT_S = 4 * 60.0
+"""Floods come after the other incidents of a group have played out (a flood loads the
+gateway; other scenarios' timings should not share it)."""
 """Water incidents wait until the sensors have a quarter of an hour of history: the burst
 rule judges a drop against the rolling median of the last 15 minutes."""
 DEMO_ENTRAPMENT_AT_S = 30.0
@@ -922,11 +925,11 @@ WATER: tuple[Scenario, ...] = (
     ),
     Scenario(
         "loop_glitch",
-        "the loop current drops to 2 mA for 1.5 s (a loose terminal): shorter than "
+        "the loop current drops to 2 mA for 1 s (a loose terminal): shorter than "
         "the 4 s sensor-fault dwell",
         timeline(
             (INCIDENT_AT_S, "sensor", "loop current 2 mA", lambda c: c.water().sensor_fault),
-            (INCIDENT_AT_S + 1.5, "sensor", "loop current back", lambda c: c.water().restore),
+            (INCIDENT_AT_S + 1, "sensor", "loop current back", lambda c: c.water().restore),
         ),
         zone_pair,
         duration_s=5 * MINUTE,
@@ -1259,20 +1262,29 @@ HEALTH: tuple[Scenario, ...] = (
     ),
     Scenario(
         "terminal_flood",
-        "a firmware bug: the car's terminal publishes 50 readings a second for a minute (the "
-        "limit is 20 a second after a burst of 100): the excess is dropped, one ticket",
-        once("terminal floods", lambda c: functools.partial(c.car().flood, 50.0, 60.0)),
+        "a firmware bug at 4 min: the car's terminal publishes 25 readings a second for a "
+        "minute (the limit is 20 a second after a burst of 100): the excess is dropped, one "
+        "ticket",
+        once(
+            "terminal floods",
+            lambda c: functools.partial(c.car().flood, 25.0, 60.0),
+            at_s=FLOOD_AT_S,
+        ),
         car,
         (ticket("device.misbehaving", G, FAC, "car"),),
-        duration_s=5 * MINUTE,
+        duration_s=6 * MINUTE,
     ),
     Scenario(
         "buffer_flush",
-        "after a modem reconnect the car's terminal sends 80 readings "
-        "in 1.6 s, inside the burst allowance of 100",
-        once("terminal flushes its buffer", lambda c: functools.partial(c.car().flood, 50.0, 1.6)),
+        "after a modem reconnect at 4 min the car's terminal sends 80 readings in 1.6 s, "
+        "inside the burst allowance of 100",
+        once(
+            "terminal flushes its buffer",
+            lambda c: functools.partial(c.car().flood, 50.0, 1.6),
+            at_s=FLOOD_AT_S,
+        ),
         car,
-        duration_s=5 * MINUTE,
+        duration_s=6 * MINUTE,
     ),
     Scenario(
         "flaky_sensor",

@@ -2,22 +2,25 @@
 rules → tickets → API, on one accelerated clock shared by the simulator and Steward.
 
 Scenarios run side by side, each on a site of its own (a unique id on the shared broker), in
-four groups by how long they take: a group is one Steward and one simulator, its clock as fast
-as the group's closest near miss allows (a 1.5 s loop glitch needs simulated seconds to stay
-longer than the gateway's latency; a 2-hour patrol miss does not). The clock stands still
-while Steward starts and stops at the end of the run, so nothing happens that the simulator
-did not say. Multi-day scenarios (repeated failure) run on the ticket store on a fake clock in
+four groups by how long they take: a group is one Steward (SQLite) and one simulator, its
+clock as fast as the group allows. The clock stands still while Steward starts, stops at the
+end of the run (nothing happens that the simulator did not say) and runs in lockstep with the
+gateway (``LockstepClock``), so the acceleration never turns gateway latency into simulated
+minutes. Multi-day scenarios (repeated failure) run on the ticket store on a fake clock in
 test_fake_clock.py instead.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -31,14 +34,21 @@ from tests.scenarios.harness import START, Key, match_tickets
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 MINUTE, HOUR = 60.0, 3600.0
+SLACK_S = 0.5
+"""How far (simulated seconds) the clock may run past a message the gateway has not seen."""
+STUCK_WALL_S = 5.0
+"""A message still unseen after this long (wall) was dropped (a flood's excess): skip it."""
 BUSY = Pace()
-QUIET = Pace(elevator_calls_per_hour=6.0, elevator_idle_report_s=30.0)
+QUIET = Pace(elevator_calls_per_hour=6.0)
+IDLE = Pace(elevator_calls_per_hour=0.0, elevator_idle_report_s=30.0)
 GROUPS: dict[str, tuple[float, float, Pace]] = {
-    # name: (longest scenario in it, simulated seconds per wall second, elevator pace)
+    # name: (longest scenario in it, simulated seconds per wall second at most, elevator
+    # traffic). Hours-long groups get quiet or idle cars: their scenarios need no traffic,
+    # and a busy car at x2400 would be thousands of messages a second.
     "fast": (6 * MINUTE, 30.0, BUSY),
-    "short": (35 * MINUTE, 120.0, BUSY),
-    "medium": (3.3 * HOUR, 800.0, QUIET),
-    "long": (9 * HOUR, 2400.0, QUIET),
+    "short": (35 * MINUTE, 150.0, QUIET),
+    "medium": (3.3 * HOUR, 900.0, IDLE),
+    "long": (9 * HOUR, 2700.0, IDLE),
 }
 
 
@@ -49,32 +59,68 @@ def group_of(scenario: Scenario) -> str | None:
     return None  # days long: not through the broker
 
 
-class HeldClock:
-    """Simulated time that stands at ``start`` until ``go()``, then runs ``factor`` times
-    faster than wall time, and stops at ``until``."""
+class LockstepClock:
+    """Simulated time for Steward and the simulator: it stands at ``start`` until the fleet
+    starts, then runs up to ``factor`` times faster than wall time and stops at ``until``,
+    but never more than ``SLACK_S`` past the oldest message the gateway has not processed
+    (sent, or due next). Without that, a gateway thread stalled for half a second on a busy
+    machine is 20 simulated minutes at x2400: a door closed 10 s after opening would look
+    open for 80 s. The messages still take the whole real path; only the pace waits."""
 
     def __init__(self, start: float, factor: float, until: float) -> None:
         self.factor = factor
         self._start, self._until = start, until
         self._went: float | None = None
         self._lock = threading.Lock()
+        self._unseen: deque[tuple[float, str, int, float]] = deque()
+        """(simulated time, device key, seq, wall time sent) of telemetry sent, in order."""
+        self._next_due = math.inf
+        self._decoder: Decoder | None = None
+
+    def watch(self, decoder: Decoder) -> None:
+        self._decoder = decoder
 
     def go(self) -> None:
+        self._went = time.monotonic()
+
+    def sent(self, messages: list[Outbound], next_due: float | None) -> None:
+        wall = time.monotonic()
         with self._lock:
-            self._went = time.monotonic()
+            for m in messages:
+                if not m.is_status:
+                    _, site, _, device, _ = m.topic.split("/")
+                    seq = int(orjson.loads(m.payload)["seq"])
+                    self._unseen.append((m.at, f"{site}/{device}", seq, wall))
+            self._next_due = math.inf if next_due is None else next_due
+
+    def caught_up(self) -> bool:
+        """Every telemetry message sent so far has been through the gateway."""
+        self.now()
+        with self._lock:
+            return not self._unseen
 
     def now(self) -> float:
         went = self._went
         if went is None:
             return self._start
-        return min(self._start + (time.monotonic() - went) * self.factor, self._until)
+        wall = time.monotonic()
+        free = min(self._start + (wall - went) * self.factor, self._until)
+        seen = self._decoder.last_seq if self._decoder is not None else {}
+        with self._lock:
+            unseen = self._unseen
+            while unseen and (
+                seen.get(unseen[0][1], -1) >= unseen[0][2] or wall - unseen[0][3] > STUCK_WALL_S
+            ):
+                unseen.popleft()
+            oldest = min(unseen[0][0] if unseen else math.inf, self._next_due)
+        return min(free, oldest + SLACK_S)
 
 
 class StartingFleet(Fleet):
-    """A fleet that lets the clock go the moment it starts, so simulated time begins exactly
-    at ``START`` for Steward and the simulator alike."""
+    """A fleet that lets the clock go the moment it starts (simulated time begins exactly at
+    ``START`` for Steward and the simulator alike) and tells it what it sends."""
 
-    def __init__(self, staged: list[Staged], clock: HeldClock) -> None:
+    def __init__(self, staged: list[Staged], clock: LockstepClock) -> None:
         super().__init__(
             [d for s in staged for d in s.devices], [i for s in staged for i in s.injections]
         )
@@ -82,7 +128,13 @@ class StartingFleet(Fleet):
 
     def start(self, now: float) -> list[Outbound]:
         out = super().start(now)
+        self.clock.sent(out, self.next_due())
         self.clock.go()
+        return out
+
+    def advance(self, now: float, limit: int | None = None) -> list[Outbound]:
+        out = super().advance(now, limit)
+        self.clock.sent(out, self.next_due())
         return out
 
 
@@ -115,10 +167,11 @@ def test_scenario_pairs_through_the_real_pipeline(
         if group_of(s) == group
     ]
     duration = max(s.scenario.duration_s for s in staged)
-    clock = HeldClock(START, factor, START + duration)
+    clock = LockstepClock(START, factor, START + duration)
     db = f"sqlite:///{tmp_path}/steward.db"
     config = merge(s.config for s in staged)
     with running(settings(mosquitto_url, db, client_id), clock, config) as (steward, api):
+        clock.watch(steward.decoder)
         simulator = FleetPublisher(
             StartingFleet(staged, clock),
             mosquitto_url,
@@ -128,29 +181,15 @@ def test_scenario_pairs_through_the_real_pipeline(
             status_on_stop="clear",
         )
         stats = simulator.run(duration)
-        wait_for(
-            lambda: processed(steward.decoder) >= stats.telemetry,
-            timeout=30,
-            what="every reading processed",
-        )
+        wait_for(clock.caught_up, timeout=30, what="every reading processed")
         assert steward.writer.flush(30)
         found = tickets_of(api, [s.site for s in staged])
+        ours = [r for r in steward.dead_letters.latest(1000) if f"/{prefix}-" in r.topic]
     assert stats.failed == 0
-    assert sum(steward.decoder.rejected.values()) == sum(
-        n for reason, n in steward.decoder.rejected.items() if reason.value == "rate_limited"
-    )
+    assert ours == []  # (the shared broker may carry other tests' junk: not ours)
     expected = [(s.site, t) for s in staged for t in s.expected]
     unexpected, missing = match_tickets(found, expected)
-    assert unexpected == []
-    assert missing == []
-
-
-KINDS = ("elevator", "water_pressure", "extinguisher", "patrol")
-
-
-def processed(decoder: Decoder) -> int:
-    """Telemetry messages the gateway has decoded: accepted, or rejected (a flood's excess)."""
-    return sum(decoder.accepted[k] for k in KINDS) + sum(decoder.rejected.values())
+    assert (unexpected, missing) == ([], []), f"{len(found)} tickets, {len(expected)} expected"
 
 
 def test_every_scenario_but_the_multi_day_ones_is_in_a_group() -> None:
