@@ -75,6 +75,7 @@ def test_scenario_through_the_real_pipeline(
             else:
                 assert found == []
             assert expected_rules <= fired | {t["rule"] for t in found}
-            assert sum(steward.decoder.rejected.values()) == 0
+            # (the shared broker may carry other tests' traffic: judge this site's only)
+            assert [r for r in steward.dead_letters.latest(1000) if f"/{site}/" in r.topic] == []
     finally:
         forget_session(mosquitto_url, client_id)
