@@ -152,11 +152,11 @@ def due(w: Watch, now: datetime, policy: SitePolicy) -> Plan:
     if escalation is not None:
         duties.append(escalation)
     if w.status in ACTIVE_STATUSES:
-        progress = _progress(w, now, policy, wake)
-        if progress is not None:
-            duties.append(progress)
-        elif (daily := _daily(w, now, policy, wake)) is not None:
-            duties.append(daily)
+        # An outage reports every hour until restored; the daily report is for the rest.
+        hourly = needs_progress_updates(w, policy) and restored_at(w) is None
+        reminder = _progress(w, now, policy, wake) if hourly else _daily(w, now, policy, wake)
+        if reminder is not None:
+            duties.append(reminder)
     return Plan(tuple(duties), min(wake) if wake else None)
 
 
@@ -194,8 +194,6 @@ def _escalation(
 def _progress(
     w: Watch, now: datetime, policy: SitePolicy, wake: list[datetime]
 ) -> ProgressDue | None:
-    if not needs_progress_updates(w, policy) or restored_at(w) is not None:
-        return None
     every = policy.sla.targets_for(w.priority, w.rule).progress_every
     assert every is not None  # needs_progress_updates checked it
     base = max(w.opened_at, w.last_progress_at or w.opened_at)
