@@ -25,7 +25,9 @@ pytestmark = pytest.mark.mosquitto
 
 
 class Subscriber:
-    """Collects every message under ``estate/{site}/#`` (retained ones included)."""
+    """Collects every device message of a site, ``estate/{site}/{kind}/{device}/{channel}``
+    (retained ones included; not the site's ticket events a Steward on the shared broker may
+    publish under ``estate/{site}/tickets``)."""
 
     def __init__(self, url: str, site: str) -> None:
         host, port, user, password = mqtt_address(url)
@@ -35,7 +37,7 @@ class Subscriber:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique("test-sub"))
         if user:
             self.client.username_pw_set(user, password)
-        self.client.on_connect = lambda c, *_: c.subscribe(f"estate/{site}/#", qos=1)
+        self.client.on_connect = lambda c, *_: c.subscribe(f"estate/{site}/+/+/+", qos=1)
         self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.on_message = self._on_message
         self.client.connect(host, port)
