@@ -9,8 +9,10 @@ half-monthly inspection), "checkpoint" and "cp2".. the key-area checkpoints of t
 route, in walking order. Incidents strike at ``INCIDENT_AT_S``; elevator faults wait for the
 car to be free (see ``ElevatorModel.when_idle``), patrol faults hit the round after the next.
 
-Every incident ends (repair, rescue, reset) within ``duration_s``, after which the scenario
-raises nothing more, however long it keeps running: the 24-hour incident day relies on it.
+Within ``duration_s`` every expected ticket is there and the incident has ended (repair,
+rescue, reset) or settled into a steady fault (a failed pressure-reducing valve stays failed):
+however long the scenario keeps running after that, it raises nothing more. The 24-hour
+incident day relies on it.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from rules.decision import Category, Priority
@@ -77,9 +77,7 @@ class ExpectedTicket:
     @property
     def openers(self) -> frozenset[str]:
         """Devices that may open it: for a zone-wide ticket, whichever sensor fires first."""
-        return frozenset(
-            f.device for f in self.fires if f.rule == self.opened_by.rule
-        )  # fmt: skip
+        return frozenset(f.device for f in self.fires if f.rule == self.opened_by.rule)
 
     @property
     def fires(self) -> tuple[Fire, ...]:
@@ -207,7 +205,9 @@ class Scenario:
         """Every rule it must fire."""
         return frozenset(f.rule for t in self.expect for f in t.fires)
 
-    def configure(self, config: StewardConfig, devices: Sequence[SimDevice], start: float) -> Any:
+    def configure(
+        self, config: StewardConfig, devices: Sequence[SimDevice], start: float
+    ) -> StewardConfig:
         """``config`` with this scenario's dates set (a new config; ``config`` if none)."""
         if not self.dates:
             return config
