@@ -205,6 +205,9 @@ class TicketView(_Output):
     evidence: dict[str, Any]
     reporter: Reporter | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
+    readings_url: str | None = None
+    """The device's readings around the evidence window (from 15 min before the condition
+    began to the last occurrence), when the ticket is about a device; set by the API."""
     onsite_at: UtcTime | None = None
     """First ``start``: someone on site and working."""
     planned_at: UtcTime | None = None

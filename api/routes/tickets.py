@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from api.deps import StewardDep
 from api.errors import ERROR_RESPONSES
+from api.routes.telemetry import telemetry_link
 from gateway.topics import Kind
 from rules.decision import Category, Priority
 from tickets.lifecycle import Status, TicketAction
@@ -59,7 +60,18 @@ def list_tickets(
 
 @router.get("/{number}", response_model=TicketView)
 def get_ticket(steward: StewardDep, number: TicketNumber) -> TicketView:
-    return steward.tickets.get(number=number)
+    view = steward.tickets.get(number=number)
+    if view.device is None:
+        return view
+    since = view.evidence.get("condition_since")
+    start = (
+        datetime.fromisoformat(since).timestamp()
+        if isinstance(since, str)
+        else (view.opened_at.timestamp())
+    )
+    end = max(view.last_occurrence_at.timestamp(), start) + 300
+    url = telemetry_link(view.site, view.device, start - 900, end)
+    return view.model_copy(update={"readings_url": url})
 
 
 @router.post("", response_model=TicketView, status_code=201)

@@ -47,6 +47,12 @@ def test_entrapment_becomes_one_emergency_ticket_in_the_api(
             assert (onsite_by - opened_at).total_seconds() == 30 * 60
             assert detail["evidence"]["reading"]["door_zone"] is False
             assert detail["evidence"]["held_s"] >= 30
+            # the readings behind the evidence, from the telemetry store
+            assert detail["readings_url"].startswith(f"/api/v1/devices/{site}/car-1/telemetry?")
+            steward.telemetry.flush()
+            readings = api.get(detail["readings_url"])
+            assert readings.status_code == 200, readings.text
+            assert "door_zone" in readings.text
 
             # the passenger presses the alarm: same incident, an occurrence, not a ticket
             pub.publish(
