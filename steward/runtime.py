@@ -25,9 +25,11 @@ from steward.site import ConfigError, DeviceRegistry, StewardConfig, load_site_c
 from steward.writer import DecisionWriter
 from telemetry import make_sink
 from telemetry.metrics import TelemetryCollector
+from tickets.config import site_policies
 from tickets.db import make_engine, migrate, ping, session_factory
 from tickets.schemas import TicketView
 from tickets.service import TicketService
+from tickets.sweeper import Sweeper
 
 log = logging.getLogger("steward")
 
@@ -47,10 +49,15 @@ class Steward:
         self.db = make_engine(settings.database_url)
         migrate(self.db)
         self.sessions = session_factory(self.db)
-        self.tickets = TicketService(self.sessions, self.clock)
+        self.tickets = TicketService(
+            self.sessions, self.clock, policies=site_policies(config.sites)
+        )
         self.delivery = dispatcher_from_settings(settings, sessions=self.sessions, clock=self.clock)
         self.engine = RulesEngine(self.registry, config.rules, self.clock)
-        self.engine.restore(history.active_rules(self.sessions))
+        self.engine.restore(
+            [*history.active_rules(self.sessions), *self.tickets.suppressed_conditions()]
+        )
+        self.sweeper = Sweeper(self.tickets, interval_s=settings.tick_interval_s)
         self.decoder = Decoder(
             self.registry,
             max_payload_bytes=settings.max_payload_bytes,
@@ -130,6 +137,7 @@ class Steward:
             return problems
         registry = DeviceRegistry(config)
         self.engine.reconfigure(registry, config.rules)
+        self.tickets.reconfigure(site_policies(config.sites))
         self.decoder.registry = registry
         self.config, self.registry = config, registry
         log.info(
@@ -145,6 +153,7 @@ class Steward:
     def start(self) -> None:
         self.telemetry.start()
         self.writer.start()
+        self.sweeper.start()
         self.gateway.start()
         self.delivery.start()
         self._started = True
@@ -158,6 +167,7 @@ class Steward:
     def stop(self) -> None:
         if self._started:
             self.gateway.stop()
+            self.sweeper.stop()
             self.writer.stop()
         self.delivery.stop()  # safe when never started; closes its HTTP clients
         self.telemetry.stop()  # flushes; safe when never started

@@ -126,7 +126,8 @@ def test_embedded_store_without_influx(tmp_path: Path) -> None:
     sink.stop()
 
 
-def test_store_paths() -> None:
+def test_store_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STEWARD_TELEMETRY_PATH")  # the suite's per-test default, not ours
     postgres = Settings(database_url="postgresql://u@h/db")
     assert data_dir(postgres) == Path("var")
     assert store_path(postgres) == Path("var/telemetry.db")
