@@ -57,6 +57,9 @@ class PatrolRoute:
         self.slept: set[int] = set()
         self._starts = [start + rng.uniform(0.05, 0.5) * self.interval_s]
         self._delays: dict[int, float] = {}
+        self._on_plan: set[int] = set()
+        """Rounds that start exactly one interval after the previous one (around an
+        incident the rhythm holds, so a skipped round is one missed round, no more)."""
 
     def join(self) -> float:
         """A checkpoint joins the route: its offset from the start of a round."""
@@ -69,6 +72,8 @@ class PatrolRoute:
             n = len(self._starts)
             if n in self._delays:  # a late round: exactly that late, then the rhythm resumes
                 length = self.interval_s + self._delays[n]
+            elif n in self._on_plan:
+                length = self.interval_s
             else:
                 jitter = self.rng.gauss(0.0, ROUND_JITTER)
                 cap = ROUND_JITTER_CAP
@@ -94,6 +99,12 @@ class PatrolRoute:
         the next one: no checkpoint of the route is scanned."""
         first = self.upcoming(now, after)
         self.slept.update(range(first, first + rounds))
+        self.keep_plan(first, rounds)
+
+    def keep_plan(self, first: int, rounds: int) -> None:
+        """Rounds ``first`` .. ``first + rounds`` start on the plan (no jitter): a checkpoint
+        missed on ``rounds`` rounds goes exactly ``rounds + 1`` intervals unscanned."""
+        self._on_plan.update(range(first, first + rounds + 1))
 
     def delay(self, now: float, minutes: float, after: int = 1) -> None:
         """The round after the next one starts ``minutes`` late (a break, an incident to
@@ -182,8 +193,10 @@ class PatrolCheckpoint(SimDevice):
 
     def skip(self, rounds: int = 1, after: int = 1) -> None:
         """PAT-01: on the round after the next one (and ``rounds - 1`` more) the guard walks
-        past this checkpoint without scanning it."""
-        self._plan_skip(self.route.upcoming(self._t, after), rounds)
+        past this checkpoint without scanning it; those rounds keep to the plan."""
+        first = self.route.upcoming(self._t, after)
+        self.route.keep_plan(first, rounds)
+        self._plan_skip(first, rounds)
 
     def _plan_skip(self, first: int, rounds: int) -> None:
         self.skipped.update(range(first, first + rounds))

@@ -57,7 +57,7 @@ def test_pressure_and_current_agree_for_a_week(network: Network) -> None:
     for r in readings:
         assert r.current_ma is not None and 4.0 <= r.current_ma <= 20.0
         assert r.pressure_mpa == pytest.approx(pressure_from_current(r.current_ma), abs=2e-4)
-        assert 0.2 <= r.pressure_mpa <= 0.4
+        assert 0.15 <= r.pressure_mpa <= 0.45  # set point, demand, draw and noise
 
 
 def test_domestic_pressure_dips_with_morning_and_evening_demand() -> None:
