@@ -100,6 +100,11 @@ class ExtinguisherMonitor(SimDevice):
         self.tilt_deg = self.rng.uniform(70.0, 90.0)
         self._changed()
 
+    def knock(self, tilt_deg: float) -> None:
+        """FEX-04 without removal: knocked askew, it hangs at ``tilt_deg`` on its bracket."""
+        self.tilt_deg = tilt_deg
+        self._changed()
+
     def return_to_bracket(self) -> None:
         self.on_bracket = True
         self.tilt_deg = self.rng.uniform(0.0, 3.0)

@@ -70,6 +70,7 @@ INCIDENTS: dict[Kind, list[Incident]] = {
         ExtinguisherMonitor.return_to_bracket,
         ExtinguisherMonitor.restore,
         lambda f: f.recharge(1.55),
+        lambda f: f.knock(60.0),
         lambda f: f.set_battery(19.0),
     ],
     Kind.PATROL: [

@@ -139,6 +139,13 @@ def test_discharge_empties_it_within_a_minute() -> None:
     assert float(str(monitor.telemetry(monitor.now + 60)["pressure_mpa"])) < 0.12
 
 
+def test_knocked_askew_it_stays_on_its_bracket_tilted() -> None:
+    monitor = extinguisher()
+    monitor.knock(60.0)
+    askew = ExtinguisherTelemetry.model_validate(monitor.telemetry(monitor.now))
+    assert askew.on_bracket is True and askew.tilt_deg == 60.0
+
+
 def test_removed_from_bracket_and_put_back() -> None:
     monitor = extinguisher()
     monitor.remove_from_bracket()
