@@ -710,6 +710,7 @@ class ElevatorModel(SimDevice):
         """The fire alarm is reset: normal mode, the door closes, service resumes."""
         self.mode = Mode.NORMAL
         self._recall = False
+        self._door_open_s = None  # if the door is still opening, it closes after the usual dwell
         if self._phase is Phase.OPEN:
             self._start(Phase.CLOSING, DOOR_CLOSING_S)
         self._dispatch()

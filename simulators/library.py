@@ -553,9 +553,14 @@ ELEVATOR: tuple[Scenario, ...] = (
     ),
     Scenario(
         "terminal_quiet",
-        "the car's terminal says nothing for 8 min (a firmware update, no Last "
+        "the idle car's terminal says nothing for 8 min (a firmware update, no Last "
         "Will): under the 10 min silence limit",
-        once("terminal quiet for 8 min", lambda c: functools.partial(c.car().go_quiet, 480.0)),
+        once(
+            "terminal quiet for 8 min",
+            lambda c: functools.partial(
+                c.car().when_idle, functools.partial(c.car().go_quiet, 480.0)
+            ),
+        ),
         car,
         duration_s=12 * MINUTE,
     ),

@@ -2,7 +2,7 @@
 
 Domestic supply follows the residents' day: it sags with demand (a morning peak around 07:30,
 an evening one around 19:00) and wanders with the instantaneous draw (a mean-reverting
-fluctuation of about ±0.02 MPa over minutes). A fire main sits near its set point with the
+fluctuation of about ±0.015 MPa over minutes). A fire main sits near its set point with the
 jockey pump's slow saw-tooth. Every reading carries the transmitter's own noise (about 0.5 %
 of full scale), so a healthy sensor never reads a flat line.
 
@@ -31,7 +31,7 @@ Network = Literal["domestic", "fire"]
 DEFAULT_SETPOINT_MPA: dict[str, float] = {"domestic": 0.30, "fire": 0.35}
 DEMAND_DIP_MPA = 0.06
 """How far domestic supply sags at the height of the morning or evening peak."""
-DRAW_SD_MPA = 0.02
+DRAW_SD_MPA = 0.015
 DRAW_TAU_S = 300.0
 NOISE_SD_MPA = 0.008
 """Transmitter noise: ±0.5 % of the 1.6 MPa span (keeps a healthy signal off a flat line)."""
