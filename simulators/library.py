@@ -890,7 +890,7 @@ WATER: tuple[Scenario, ...] = (
                 WATER_AT_S + 40 * MINUTE,
                 "sensor",
                 "jockey pump cuts in",
-                lambda c: functools.partial(c.water().restore, 60.0),
+                lambda c: functools.partial(c.water().restore, 20.0),
             ),
         ),
         fire_main,
