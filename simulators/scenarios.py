@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.topics import DeviceRef
 from simulators.base import SimDevice
 from simulators.fleet import (
     FleetPublisher,
@@ -212,7 +213,10 @@ def stage(
     pace: Pace = DEFAULT_PACE,
 ) -> Staged:
     """``scenario`` on a site of its own, called ``site``: the first site of ``base`` (the
-    example site by default) cut down to the devices the scenario needs."""
+    example site by default) cut down to the devices the scenario needs. The devices draw
+    their randomness as on the original site (the same ``seed`` gives the same traffic,
+    noise and jitter whatever ``site`` is called), so a run is repeatable on a shared broker
+    where every test needs a site id of its own."""
     if isinstance(scenario, str):
         scenario = get_scenario(scenario)
     config = load_config(base)
@@ -223,15 +227,18 @@ def stage(
     ids = {d.ref.device for d in needed(scenario, everything)}
     data: dict[str, Any] = first.model_dump(mode="json", exclude_defaults=True)
     own = data["sites"][0]
-    own["id"] = site
     own["buildings"] = [
         {**b, "devices": [d for d in b.get("devices", []) if d["id"] in ids]}
         for b in own.get("buildings", [])
     ]
     own["buildings"] = [b for b in own["buildings"] if b["devices"]]
-    narrowed = StewardConfig.model_validate(data)
-    devices = devices_from_config(narrowed, start=start, seed=seed, pace=pace)
-    narrowed = scenario.configure(narrowed, devices, start)
+    devices = devices_from_config(
+        StewardConfig.model_validate(data), start=start, seed=seed, pace=pace
+    )
+    for device in devices:
+        device.ref = DeviceRef(site, device.ref.kind, device.ref.device)
+    own["id"] = site
+    narrowed = scenario.configure(StewardConfig.model_validate(data), devices, start)
     return Staged(
         scenario,
         site,
