@@ -117,6 +117,13 @@ class MqttGateway:
             self._thread.join(timeout)
         try:
             self._client.disconnect()
+            # The network thread is gone: flush the DISCONNECT ourselves so paho closes the
+            # socket (a clean DISCONNECT keeps the persistent session; a socket left to the
+            # garbage collector is a ResourceWarning).
+            for _ in range(20):
+                if self._client.socket() is None:
+                    break
+                self._client.loop(timeout=0.05)
         except Exception:
             log.debug("disconnect on stop failed", exc_info=True)
 
