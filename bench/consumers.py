@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from bench.broker import find_binary
 from gateway.topics import SUBSCRIPTIONS
+from steward.paho import release_sockets
 from steward.runtime import Steward
 from steward.settings import Settings
 from steward.site import StewardConfig
@@ -205,6 +206,11 @@ class PahoFloor:
                     break
         finally:
             self.client.disconnect()
+            for _ in range(20):  # flush the DISCONNECT so the session ends cleanly
+                if self.client.socket() is None:
+                    break
+                self.client.loop(timeout=0.05)
+            release_sockets(self.client)
 
     def register(self, timeout_s: float = 30.0) -> None:
         self._run_until(lambda: self.subscribed, timeout_s)

@@ -15,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from delivery.connector import AttemptResult, Message
 from delivery.policy import Outcome, Reason
+from steward.paho import release_sockets
 from steward.settings import mqtt_address
 
 TICKETS_TOPIC = "estate/{site}/tickets"
@@ -60,6 +61,7 @@ class MqttConnector:
             return
         self._client.disconnect()
         self._client.loop_stop()
+        release_sockets(self._client)
         self._started = False
 
     def send(self, message: Message, *, now: float) -> AttemptResult:

@@ -26,6 +26,7 @@ from gateway.topics import SUBSCRIPTIONS
 from rules.decision import Decision
 from rules.engine import RulesEngine
 from steward.clock import Clock
+from steward.paho import release_sockets
 
 log = logging.getLogger("steward.gateway")
 
@@ -126,6 +127,7 @@ class MqttGateway:
                 self._client.loop(timeout=0.05)
         except Exception:
             log.debug("disconnect on stop failed", exc_info=True)
+        release_sockets(self._client)
 
     @property
     def connected(self) -> bool:

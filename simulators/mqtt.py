@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from steward.paho import release_sockets
 from steward.settings import mqtt_address
 
 _TLS_BY_SCHEME = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True}
@@ -114,6 +115,7 @@ class Connection:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+        release_sockets(self._client)
 
     # --- paho callbacks (network thread) ----------------------------------------------------
 
