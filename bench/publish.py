@@ -18,6 +18,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from steward.paho import release_sockets
+
 SENTINEL_TOPIC = "bench/sentinel"
 
 
@@ -91,3 +93,4 @@ def publish_stream(
     finally:
         client.disconnect()
         client.loop_stop()
+        release_sockets(client)

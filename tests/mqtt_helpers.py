@@ -11,6 +11,7 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from steward.paho import release_sockets
 from steward.settings import mqtt_address
 
 
@@ -54,6 +55,7 @@ class Publisher:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        release_sockets(self.client)
 
 
 def forget_session(url: str, client_id: str) -> None:
@@ -66,5 +68,6 @@ def forget_session(url: str, client_id: str) -> None:
         time.sleep(0.1)
         client.disconnect()
         client.loop_stop()
+        release_sockets(client)
     except OSError:
         pass

@@ -17,6 +17,7 @@ from delivery.dispatcher import Route
 from delivery.log import DeliveryLog
 from delivery.mqtt import MqttConnector
 from steward.clock import FakeClock
+from steward.paho import release_sockets
 from steward.settings import mqtt_address
 from tests.delivery.helpers import dispatcher, drain, open_ticket, outbox
 from tests.mqtt_helpers import unique, wait_for
@@ -41,6 +42,7 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        release_sockets(self.client)
 
 
 def mqtt_route(url: str) -> tuple[Route, MqttConnector]:

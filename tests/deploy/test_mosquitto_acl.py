@@ -21,6 +21,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from steward.paho import release_sockets
 from tests.mqtt_helpers import wait_for
 from tests.services import free_port, mosquitto_binary, require_service, wait_port
 
@@ -139,6 +140,7 @@ def close(*clients: Client) -> None:
     for c in clients:
         c.client.disconnect()
         c.client.loop_stop()
+        release_sockets(c.client)
 
 
 @pytest.fixture

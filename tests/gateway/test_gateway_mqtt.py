@@ -3,9 +3,9 @@ broker restarts. Rules run for real; decisions are collected instead of committe
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -222,7 +222,7 @@ def test_flooding_device_is_rate_limited_and_others_are_untouched(harness: Harne
 
 
 def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+    return sum(1 for _ in Path("/proc/self/fd").iterdir())
 
 
 def test_stopped_gateway_leaves_no_socket_open(private_broker: PrivateMosquitto) -> None:
@@ -232,8 +232,9 @@ def test_stopped_gateway_leaves_no_socket_open(private_broker: PrivateMosquitto)
     before = _open_fds()
     for _ in range(3):
         h = Harness(private_broker.url, unique("gw"))
-        h.gateway.start()
-        wait_for(lambda h=h: h.gateway.connected, what="gateway connected")
-        h.gateway.stop()
+        gateway = h.gateway
+        gateway.start()
+        wait_for(lambda: gateway.connected, what="gateway connected")  # noqa: B023
+        gateway.stop()
         forget_session(private_broker.url, h.client_id)
     assert _open_fds() == before

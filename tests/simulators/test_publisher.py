@@ -16,6 +16,7 @@ from simulators.cli import simulate
 from simulators.fleet import FleetPublisher, synthetic_fleet
 from simulators.scenarios import load_config, run_scenario
 from steward.clock import AcceleratedClock
+from steward.paho import release_sockets
 from steward.settings import mqtt_address
 from steward.site import StewardConfig
 from tests.mqtt_helpers import unique, wait_for
@@ -55,6 +56,7 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        release_sockets(self.client)
 
 
 def test_a_small_fleet_arrives_complete_on_the_shared_broker(mosquitto_url: str) -> None:
