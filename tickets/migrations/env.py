@@ -10,6 +10,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import delivery.models  # noqa: F401  (its tables join Base.metadata)
+import tickets.api_keys  # noqa: F401  (so does the API keys table)
 from tickets.models import Base
 
 connection = context.config.attributes.get("connection")
