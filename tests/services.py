@@ -1,13 +1,16 @@
-"""Real services for tests: a private Mosquitto on a free port, PostgreSQL databases."""
+"""Real services for tests: a private Mosquitto on a free port, PostgreSQL databases, a
+private PostgreSQL cluster for tests that stop and restart the server."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -140,3 +143,118 @@ def drop_postgres_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
     with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_bin_dir() -> Path | None:
+    """Where ``initdb`` and ``pg_ctl`` live: on PATH, else Debian's newest
+    /usr/lib/postgresql/<version>/bin."""
+    on_path = shutil.which("pg_ctl")
+    if on_path and shutil.which("initdb"):
+        return Path(on_path).parent
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    for pg_ctl in reversed(candidates):
+        if (pg_ctl.parent / "initdb").exists():
+            return pg_ctl.parent
+    return None
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (``initdb`` + ``pg_ctl``) on a free port, trust
+    auth on 127.0.0.1, its socket in its own folder: never the shared server on 5432.
+
+    PostgreSQL refuses to run as root, so as root the cluster belongs to the ``postgres`` OS
+    user (commands through ``runuser``) in a temporary folder that user owns. ``stop()`` is
+    ``pg_ctl stop -m fast`` (clients are disconnected, what was committed stays), ``kill()``
+    ``-m immediate`` (a crash: the next start recovers from the WAL). Use it as a context
+    manager or call ``remove()``: the folder goes with the cluster."""
+
+    def __init__(self, port: int | None = None) -> None:
+        bin_dir = postgres_bin_dir()
+        if bin_dir is None:
+            require_service(
+                "PostgreSQL binaries", "initdb/pg_ctl not found (apt-get install postgresql)"
+            )
+        self.bin_dir = Path(str(bin_dir))
+        self.as_user: list[str] = []
+        owner: pwd.struct_passwd | None = None
+        if os.geteuid() == 0:
+            runuser = shutil.which("runuser")
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                owner = None
+            if runuser is None or owner is None:
+                require_service("PostgreSQL as root", "needs runuser and a 'postgres' OS user")
+            self.as_user = [str(runuser), "-u", "postgres", "--"]
+        self.port = port or free_port()
+        self.workdir = Path(tempfile.mkdtemp(prefix="steward-pg-"))
+        if owner is not None:
+            os.chown(self.workdir, owner.pw_uid, owner.pw_gid)
+        self.data = self.workdir / "data"
+        self.logfile = self.workdir / "postgres.log"
+        self._initialised = False
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str, timeout: float = 60) -> None:
+        command = [*self.as_user, str(self.bin_dir / args[0]), *args[1:]]
+        done = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(args[:2])} failed ({done.returncode}): "
+                f"{done.stderr.decode(errors='replace')}{self._log_tail()}"
+            )
+
+    def _log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return "\n" + self.logfile.read_text(errors="replace")[-2000:]
+        return ""
+
+    def init(self) -> None:
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+            "--encoding=UTF8", "--no-sync", "--no-instructions",
+        )  # fmt: skip
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"port = {self.port}\n"
+                "listen_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{self.workdir}'\n"
+                "max_connections = 40\n"
+                "shared_buffers = 16MB\n"
+                "fsync = off\n"  # the machine does not crash in a test; commits stay synchronous
+            )
+        self._initialised = True
+
+    def start(self) -> None:
+        if not self._initialised:
+            self.init()
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-w", "-t", "60", "start"
+        )
+        wait_port("127.0.0.1", self.port)
+
+    def stop(self, mode: str = "fast") -> None:
+        """``pg_ctl stop -m fast`` (or ``smart`` / ``immediate``), waiting until it is down."""
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def kill(self) -> None:
+        self.stop("immediate")
+
+    def remove(self) -> None:
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+            self.stop("immediate")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> PrivatePostgres:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.remove()
