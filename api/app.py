@@ -9,14 +9,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from api.deps import require_api_key
-from api.errors import install_error_handlers
+from api.access import API_PREFIX, Gate, announce_access, authorize
+from api.errors import ACCESS_RESPONSES, install_error_handlers
 from api.routes import (
     admin,
     alerts,
     deliveries,
     devices,
     health,
+    keys,
     patrol,
     reports,
     silences,
@@ -36,11 +37,13 @@ def create_app(steward: Steward | None = None, settings: Settings | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if steward is not None:
             app.state.steward = steward
+            announce_access(steward)
             yield
             return
         owned = Steward(settings or Settings())
         owned.start()
         app.state.steward = owned
+        announce_access(owned)
         try:
             yield
         finally:
@@ -52,6 +55,7 @@ def create_app(steward: Steward | None = None, settings: Settings | None = None)
         summary="Facility monitoring and auto-ticketing for property management",
         lifespan=lifespan,
     )
+    app.state.access_gate = Gate()
     install_error_handlers(app)
     for router in (
         tickets.router,
@@ -64,7 +68,13 @@ def create_app(steward: Steward | None = None, settings: Settings | None = None)
         silences.router,
         admin.router,
         telemetry.router,
+        keys.router,
     ):
-        app.include_router(router, prefix="/api/v1", dependencies=[Depends(require_api_key)])
+        app.include_router(
+            router,
+            prefix=API_PREFIX,
+            dependencies=[Depends(authorize)],
+            responses=ACCESS_RESPONSES,
+        )
     app.include_router(health.router)
     return app

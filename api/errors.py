@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.access import Forbidden, Unauthenticated
 from tickets.errors import Conflict, InvalidRequest, InvalidTransition, TicketNotFound
 
 
@@ -34,6 +35,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "Conflict with the ticket's state"},
     422: {"model": ErrorResponse, "description": "Request failed validation"},
 }
+ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "No API key, or an unknown or revoked one"},
+    403: {"model": ErrorResponse, "description": "The key's role or site does not allow this"},
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -45,6 +50,16 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         first = details[0] if details else {"where": "", "problem": "invalid request"}
         return error(422, "validation_error", f"{first['where']}: {first['problem']}", details)
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(_r: Request, exc: Unauthenticated) -> JSONResponse:
+        response = error(401, "unauthorized", str(exc))
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_r: Request, exc: Forbidden) -> JSONResponse:
+        return error(403, "forbidden", str(exc), exc.details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:

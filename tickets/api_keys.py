@@ -26,6 +26,7 @@ from steward.clock import Clock, as_datetime
 from tickets.db import read_session, write_session
 from tickets.errors import InvalidRequest, TicketError
 from tickets.models import Base
+from tickets.schemas import UtcTime
 
 KEY_MARK = "stw"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -73,10 +74,10 @@ class ApiKeyView(BaseModel):
     name: str
     role: Role
     site: str | None
-    created_at: datetime
+    created_at: UtcTime
     created_by: str
-    revoked_at: datetime | None
-    last_used_at: datetime | None
+    revoked_at: UtcTime | None
+    last_used_at: UtcTime | None
 
 
 class ApiKeyNotFound(TicketError):  # noqa: N818

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from api.access import Caller
 from api.deps import StewardDep
 from steward.clock import iso
 
@@ -27,8 +28,8 @@ class AlertView(BaseModel):
 
 
 @router.get("", response_model=list[AlertView])
-def list_alerts(steward: StewardDep) -> list[AlertView]:
-    alerts = steward.engine.alerts()
+def list_alerts(steward: StewardDep, caller: Caller) -> list[AlertView]:
+    alerts = [a for a in steward.engine.alerts() if caller.sees(a.ref.site)]
     tickets = steward.tickets.active_for(dedup_keys=[a.dedup_key for a in alerts])
     return [
         AlertView(

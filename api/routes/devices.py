@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel
 
+from api.access import Caller
 from api.deps import StewardDep
 from api.errors import ERROR_RESPONSES
-from gateway.topics import ID_PATTERN
+from gateway.topics import ID_PATTERN, TOPIC_ROOT
 from rules.engine import DeviceState
 from steward.clock import iso
 from steward.runtime import Steward
@@ -39,6 +40,11 @@ class DeadLetterView(BaseModel):
     detail: str
     payload_excerpt: str
     received_at: str | None
+
+
+def device_not_found(site: str, device: str) -> HTTPException:
+    """One answer for a device nobody knows and one outside the key's site scope."""
+    return HTTPException(404, f"no device {site}/{device}: not registered and never heard from")
 
 
 def _views(steward: Steward, states: list[DeviceState]) -> list[DeviceView]:
@@ -87,28 +93,40 @@ def _views(steward: Steward, states: list[DeviceState]) -> list[DeviceView]:
 @router.get("/devices", response_model=list[DeviceView])
 def list_devices(
     steward: StewardDep,
+    caller: Caller,
     site: Annotated[str | None, Query(max_length=63)] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
 ) -> list[DeviceView]:
     views = _views(steward, steward.engine.device_states())
     return [
-        v for v in views if (site is None or v.site == site) and (kind is None or v.kind == kind)
+        v
+        for v in views
+        if caller.sees(v.site)
+        and (site is None or v.site == site)
+        and (kind is None or v.kind == kind)
     ]
 
 
 @router.get("/devices/{site}/{device}", response_model=DeviceView)
-def get_device(steward: StewardDep, site: Id, device: Id) -> DeviceView:
+def get_device(steward: StewardDep, caller: Caller, site: Id, device: Id) -> DeviceView:
+    if not caller.sees(site):
+        raise device_not_found(site, device)
     for view in _views(steward, steward.engine.device_states()):
         if view.site == site and view.device == device:
             return view
-    raise HTTPException(404, f"no device {site}/{device}: not registered and never heard from")
+    raise device_not_found(site, device)
 
 
 @router.get("/dead-letters", response_model=list[DeadLetterView], tags=["gateway"])
 def dead_letters(
-    steward: StewardDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    steward: StewardDep, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[DeadLetterView]:
-    """The latest rejected messages, newest first, with the reason and what was wrong."""
+    """The latest rejected messages, newest first, with the reason and what was wrong. A
+    site-scoped key sees those sent to its site's topics only."""
+    latest = steward.dead_letters.latest(steward.settings.dead_letter_size)
+    if caller.site is not None:
+        root = f"{TOPIC_ROOT}/{caller.site}/"
+        latest = [r for r in latest if r.topic.startswith(root)]
     return [
         DeadLetterView(
             reason=r.reason.value,
@@ -117,5 +135,5 @@ def dead_letters(
             payload_excerpt=r.payload_excerpt,
             received_at=iso(r.received_at),
         )
-        for r in steward.dead_letters.latest(limit)
+        for r in latest[:limit]
     ]

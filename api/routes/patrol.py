@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from api.access import Caller
 from api.deps import StewardDep
 from rules.patrol import PatrolView
 
@@ -50,7 +51,7 @@ def _add(acc: dict[str, list[int]], key: str, counts: list[int]) -> None:
 
 @router.get("/compliance", response_model=ComplianceReport)
 def compliance(
-    steward: StewardDep, site: Annotated[str | None, Query(max_length=63)] = None
+    steward: StewardDep, caller: Caller, site: Annotated[str | None, Query(max_length=63)] = None
 ) -> ComplianceReport:
     checkpoints: list[CheckpointCompliance] = []
     routes: dict[str, list[int]] = {}
@@ -58,6 +59,8 @@ def compliance(
     for state in steward.engine.device_states():
         view, device = state.view, state.device
         if not isinstance(view, PatrolView) or (site and device.ref.site != site):
+            continue
+        if not caller.sees(device.ref.site):
             continue
         counts = [view.on_time, view.late, view.missed]
         c = _compliance(*counts)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 
+from api.access import Caller
 from api.deps import StewardDep
 from api.errors import ERROR_RESPONSES
 from gateway.topics import ID_PATTERN, Kind
@@ -30,6 +31,7 @@ class ReportFormat(StrEnum):
 )
 def monthly_report(
     steward: StewardDep,
+    caller: Caller,
     site: Annotated[str, Query(pattern=ID_PATTERN.pattern, max_length=63)],
     month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-01"])],
     format: ReportFormat = ReportFormat.JSON,
@@ -41,7 +43,10 @@ def monthly_report(
     need the site file's checkpoints and devices); complaints and satisfaction.
 
     The month is the site's calendar month in its time zone; figures are as of now. 400 for a
-    month that has not started; 422 for a malformed site or month."""
+    month that has not started; 422 for a malformed site or month; 404 for a site outside
+    the key's scope."""
+    if not caller.sees(site):
+        raise HTTPException(404, f"no site {site!r} for this key")
     report = steward.tickets.monthly_report(
         site=site,
         month=month,

@@ -8,8 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
+from api.access import Caller, Principal
 from api.deps import StewardDep
 from api.errors import ERROR_RESPONSES
+from steward.runtime import Steward
 from tickets.schemas import EndSilenceIn, SilenceIn, SilenceState, SilenceView
 from tickets.silences import SilenceNotFound
 
@@ -17,36 +19,52 @@ router = APIRouter(prefix="/silences", tags=["silences"], responses=ERROR_RESPON
 SilenceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
+def _visible(steward: Steward, caller: Principal, silence_id: int) -> SilenceView:
+    """The window, if the key may see it; another site's is a 404 like a missing one."""
+    try:
+        view = steward.tickets.get_silence(silence_id=silence_id)
+    except SilenceNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    if not caller.sees(view.site):
+        raise HTTPException(404, str(SilenceNotFound(silence_id)))
+    return view
+
+
 @router.post("", response_model=SilenceView, status_code=201)
-def create_silence(steward: StewardDep, body: SilenceIn) -> SilenceView:
+def create_silence(steward: StewardDep, caller: Caller, body: SilenceIn) -> SilenceView:
     """A window by site, and optionally building, device and rule. 400 for a life-safety
-    rule, a window that ends before it starts or is already over, or one over 31 days."""
+    rule, a window that ends before it starts or is already over, or one over 31 days; 403
+    for a site outside the key's scope."""
+    caller.may_act_on(body.site)
     return steward.tickets.create_silence(silence=body)
 
 
 @router.get("", response_model=list[SilenceView])
 def list_silences(
     steward: StewardDep,
+    caller: Caller,
     site: Annotated[str | None, Query(max_length=63)] = None,
     state: SilenceState | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[SilenceView]:
     """Newest first, each with the conditions recorded during it."""
-    return steward.tickets.list_silences(site=site, state=state, limit=limit)
+    if site is not None and not caller.sees(site):
+        return []
+    return steward.tickets.list_silences(site=site or caller.site, state=state, limit=limit)
 
 
 @router.get("/{silence_id}", response_model=SilenceView)
-def get_silence(steward: StewardDep, silence_id: SilenceId) -> SilenceView:
-    try:
-        return steward.tickets.get_silence(silence_id=silence_id)
-    except SilenceNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+def get_silence(steward: StewardDep, caller: Caller, silence_id: SilenceId) -> SilenceView:
+    return _visible(steward, caller, silence_id)
 
 
 @router.post("/{silence_id}/end", response_model=SilenceView)
-def end_silence(steward: StewardDep, silence_id: SilenceId, body: EndSilenceIn) -> SilenceView:
+def end_silence(
+    steward: StewardDep, caller: Caller, silence_id: SilenceId, body: EndSilenceIn
+) -> SilenceView:
     """End the window now: conditions still holding open their tickets in the same
     transaction. 400 if it has already ended."""
+    _visible(steward, caller, silence_id)
     try:
         return steward.tickets.end_silence(silence_id=silence_id, actor=body.actor)
     except SilenceNotFound as exc:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
+from api.access import Caller
 from api.deps import StewardDep
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -30,10 +31,12 @@ Position = Annotated[str | None, Header(pattern=r"^[0-9]{1,18}$")]
 @router.get("/stream", response_class=EventSourceResponse)
 async def stream_ticket_events(
     steward: StewardDep,
+    caller: Caller,
     last_event_id: Position = None,
     after: Annotated[int | None, Query(ge=0, description="as Last-Event-ID")] = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    """CloudEvents (contract §6) as SSE: ``event`` is the type, ``id`` the resume position."""
+    """CloudEvents (contract §6) as SSE: ``event`` is the type, ``id`` the resume position.
+    A site-scoped key gets its own site's events only."""
     if last_event_id is not None:
         position = int(last_event_id)
     elif after is not None:
@@ -46,11 +49,13 @@ async def stream_ticket_events(
             steward.tickets.outbox_after, event_pk=position, limit=BATCH
         )
         for event in events:
+            position = event.pk
+            if not caller.sees(event.site):
+                continue
             yield ServerSentEvent(
                 raw_data=orjson.dumps(event.payload).decode(),
                 event=event.type.value,
                 id=str(event.pk),
             )
-            position = event.pk
         if len(events) < BATCH:
             await anyio.sleep(POLL_INTERVAL_S)

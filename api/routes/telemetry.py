@@ -11,8 +11,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
+from api.access import Caller
 from api.deps import StewardDep
 from api.errors import ERROR_RESPONSES
+from api.routes.devices import device_not_found
 from gateway.topics import ID_PATTERN
 from steward.clock import iso
 from steward.runtime import Steward
@@ -82,6 +84,7 @@ def _point(p: SeriesPoint) -> PointView:
 )
 def device_telemetry(
     steward: StewardDep,
+    caller: Caller,
     site: Id,
     device: Id,
     from_: Annotated[
@@ -102,6 +105,8 @@ def device_telemetry(
 ) -> TelemetryView:
     """Raw readings, or per ``step`` bucket the mean/min/max/count of numbers and booleans and
     the last value of text fields. Readings reach storage within about a second."""
+    if not caller.sees(site):
+        raise device_not_found(site, device)
     sink = _sink(steward)
     for name, value in (("from", from_), ("to", to)):
         if value is not None and value.tzinfo is None:
@@ -123,7 +128,7 @@ def device_telemetry(
         ) from None
     kind = series.kind or _registered_kind(steward, site, device)
     if kind is None:
-        raise HTTPException(404, f"no device {site}/{device}: not registered and never heard from")
+        raise device_not_found(site, device)
     return TelemetryView(
         site=site,
         device=device,

@@ -177,7 +177,8 @@ def test_admin_key_required_when_configured(tmp_path: Any, clock: FakeClock) -> 
     for client in make_client(url, clock, admin_api_key=SecretStr("s3cret")):
         assert client.get("/api/v1/tickets").status_code == 401
         bad = client.get("/api/v1/tickets", headers={"Authorization": "Bearer nope"})
-        assert bad.status_code == 403
+        assert bad.status_code == 401
+        assert bad.json()["error"]["code"] == "unauthorized"
         assert "s3cret" not in bad.text
         good = client.get("/api/v1/tickets", headers={"Authorization": "Bearer s3cret"})
         assert good.status_code == 200

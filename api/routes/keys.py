@@ -1,0 +1,73 @@
+"""``/api/v1/keys``: make, list and revoke API keys (admin). ``steward keys`` does the same
+from the command line, for the first key."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.access import Caller
+from api.deps import StewardDep
+from api.errors import ERROR_RESPONSES
+from tickets.api_keys import ApiKeyNotFound, ApiKeyStore, ApiKeyView, Role
+from tickets.schemas import Identifier
+
+log = logging.getLogger("steward.api.access")
+router = APIRouter(prefix="/keys", tags=["keys"], responses=ERROR_RESPONSES)
+KeyId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=100, examples=["help desk"])
+    role: Role
+    site: Identifier | None = None
+    """Limit the key to one site; admin keys cannot be limited."""
+
+
+class ApiKeyCreated(ApiKeyView):
+    token: str
+    """The key itself: shown this once, stored nowhere (only its hash is kept)."""
+
+
+def _store(steward: StewardDep) -> ApiKeyStore:
+    return ApiKeyStore(steward.sessions, steward.clock)
+
+
+@router.post("", response_model=ApiKeyCreated, status_code=201)
+def create_key(steward: StewardDep, caller: Caller, body: ApiKeyIn) -> ApiKeyCreated:
+    """A new key. The answer carries its token once; keep it, it cannot be shown again.
+    400 for a site-scoped admin key."""
+    view, token = _store(steward).create(
+        name=body.name, role=body.role, site=body.site, created_by=caller.name
+    )
+    log.info(
+        "API key stw_%s (%s, %s, site %s) created by %s",
+        view.prefix,
+        view.name,
+        view.role.value,
+        view.site or "all",
+        caller.key,
+    )
+    return ApiKeyCreated(**view.model_dump(), token=token)
+
+
+@router.get("", response_model=list[ApiKeyView])
+def list_keys(steward: StewardDep) -> list[ApiKeyView]:
+    """Every key, revoked ones too, oldest first; never a secret."""
+    return _store(steward).list()
+
+
+@router.delete("/{key_id}", response_model=ApiKeyView)
+def revoke_key(steward: StewardDep, caller: Caller, key_id: KeyId) -> ApiKeyView:
+    """Refused from the next request on. Revoking twice is harmless."""
+    try:
+        view = _store(steward).revoke(key_id=key_id)
+    except ApiKeyNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    log.info("API key stw_%s (%s) revoked by %s", view.prefix, view.name, caller.key)
+    return view
