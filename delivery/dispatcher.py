@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from delivery import store
@@ -88,6 +89,8 @@ class Dispatcher:
         self._stats_lock = threading.Lock()
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._outage: set[str] = set()
+        self._failing: dict[str, str] = {}
+        """Endpoint → why its last pass failed (logged once per reason)."""
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -165,13 +168,29 @@ class Dispatcher:
     def step(self, route: Route) -> int:
         try:
             self._fan_out(route)
-            return self._send_due(route)
+            made = self._send_due(route)
         except Exception as exc:  # database away, or a bug: count it, say it once, go on
-            with self._stats_lock:
-                self.stats.errors[(route.name, Reason.INTERNAL_ERROR.value)] += 1
-                self.stats.last_error = f"{route.name}: {exc!r}"
-            log.exception("delivery to %s: pass failed", route.name)
+            self._pass_failed(route, exc)
             return 0
+        if self._failing.pop(route.name, None) is not None:
+            log.info("delivery to %s: passes succeed again", route.name)
+        return made
+
+    def _pass_failed(self, route: Route, exc: Exception) -> None:
+        """Counted every time, logged when the reason changes: a database outage is one
+        warning per endpoint, not a traceback every poll interval."""
+        reason = f"{exc.__class__.__name__}: {exc}".splitlines()[0]
+        with self._stats_lock:
+            self.stats.errors[(route.name, Reason.INTERNAL_ERROR.value)] += 1
+            self.stats.last_error = f"{route.name}: {exc!r}"
+            repeated = self._failing.get(route.name) == reason
+            self._failing[route.name] = reason
+        if repeated:
+            return
+        if isinstance(exc, SQLAlchemyError):
+            log.warning("delivery to %s: pass failed, database: %s; retrying", route.name, reason)
+        else:
+            log.exception("delivery to %s: pass failed", route.name)
 
     def _run(self, route: Route) -> None:
         while not self._stop.is_set():

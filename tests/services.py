@@ -247,7 +247,30 @@ class PrivatePostgres:
     def kill(self) -> None:
         self.stop("immediate")
 
+    def pids(self) -> list[int]:
+        """The postmaster and its children (backends, checkpointer, ...): this cluster only."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        found = [postmaster]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # the command name may hold spaces: the parent pid follows the last ')'
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    found.append(int(stat.parent.name))
+        return found
+
+    def pause(self) -> None:
+        """SIGSTOP every process of the cluster: a hung server (connections are accepted by
+        the kernel, queries never answered)."""
+        for pid in self.pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        for pid in self.pids():
+            os.kill(pid, signal.SIGCONT)
+
     def remove(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.resume()  # a paused cluster cannot stop
         with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
             self.stop("immediate")
         shutil.rmtree(self.workdir, ignore_errors=True)

@@ -14,6 +14,8 @@ SQLite (the one-command default) and PostgreSQL (production, CI) behave the same
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,10 +29,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
+_PROBES: weakref.WeakKeyDictionary[Engine, threading.Thread] = weakref.WeakKeyDictionary()
+_PROBES_LOCK = threading.Lock()
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 POSTGRES_CONNECT_TIMEOUT_S = 5
+PING_TIMEOUT_S = 2.0
+"""Readiness: a database that has not answered ``SELECT 1`` by then is not ready."""
 MIGRATION_LOCK = 0x5354_5744  # "STWD": one migrating process at a time on PostgreSQL
 WRITE = "steward_write"
 """Execution option marking a connection whose transaction will write."""
@@ -119,12 +125,40 @@ def read_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def ping(engine: Engine) -> bool:
-    """Readiness: can we run a query now? Logs why not, once per failed check."""
+def ping(engine: Engine, timeout_s: float = PING_TIMEOUT_S) -> bool:
+    """Readiness: does the database answer a query within ``timeout_s``? Logs why not, once
+    per failed check.
+
+    A stopped server refuses at once, but a hung one (or a network that drops packets) would
+    hold ``SELECT 1`` on a pooled connection until TCP gives up, minutes later. So the query
+    runs in a probe thread of its own and an answer that is late counts as not ready; while a
+    probe still hangs, later checks do not start another one."""
+    url = engine.url.render_as_string(hide_password=True)
+    answers: list[bool] = []
+    with _PROBES_LOCK:
+        hung = _PROBES.get(engine)
+        if hung is not None and hung.is_alive():
+            log.warning("database %s: the last readiness probe has not answered yet", url)
+            return False
+        probe = threading.Thread(
+            target=lambda: answers.append(_select_one(engine, url)),
+            name="steward-db-probe",
+            daemon=True,  # a probe stuck on a dead connection must not hold the process
+        )
+        _PROBES[engine] = probe
+        probe.start()
+    probe.join(timeout_s)
+    if not answers:
+        log.warning("database %s did not answer within %.1fs", url, timeout_s)
+        return False
+    return answers[0]
+
+
+def _select_one(engine: Engine, url: str) -> bool:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        log.warning("database %s not reachable: %s", engine.url.render_as_string(), exc)
+        log.warning("database %s not reachable: %s", url, exc)
         return False
     return True

@@ -2,9 +2,10 @@
 ready meanwhile, recovers by itself, and every ticket and outbox event exists exactly once.
 
 A private cluster (tests/services.py ``PrivatePostgres``) is stopped with ``pg_ctl stop -m
-fast`` while the first third of a stream of elevator alarms is still being committed; the
-second third arrives during the outage (the writer keeps those decisions and their QoS 1 acks,
-retrying); the cluster restarts and the last third streams in.
+fast`` (or ``-m immediate``) while the first third of a stream of elevator alarms is still
+being committed; the second third arrives during the outage (the writer keeps those decisions
+and their QoS 1 acks, retrying); the cluster restarts and the last third streams in. A second
+test hangs the server (SIGSTOP) instead of stopping it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from tests.delivery.receiver import Receiver
 from tests.e2e.harness import TRAPPED
 from tests.mqtt_helpers import Publisher, forget_session, unique, wait_for
 from tests.services import PrivatePostgres
-from tickets.db import make_engine
+from tickets.db import PING_TIMEOUT_S, make_engine
 from tickets.models import OutboxEvent, Ticket
 from tickets.outbox import EventType
 
@@ -39,6 +40,8 @@ pytestmark = [pytest.mark.mosquitto, pytest.mark.postgres, pytest.mark.slow]
 CARS = 90
 PACE_S = 0.02
 """Between two alarms: the stream is still flowing when the database stops."""
+OUTAGE_S = 3.0
+"""At least this long away: several of the writer's retries, dozens of failed sweeps."""
 
 
 @pytest.fixture
@@ -82,12 +85,16 @@ class AlarmStream:
                     self.gates[i].wait()
                 if self._stop.is_set():
                     return
-                body = {"ts": 1_700_000_000_000 + i, "seq": 1, **TRAPPED, "alarm": True}
-                self.publisher.publish(telemetry_topic(self.car(i)), body).wait_for_publish(10)
+                press_alarm(self.publisher, self.car(i), i)
                 self.published = i + 1
                 time.sleep(PACE_S)  # the pace of the stream, not a wait for a condition
         except BaseException as exc:  # reported by the test, not lost in this thread
             self.error = exc
+
+
+def press_alarm(publisher: Publisher, car: DeviceRef, i: int) -> None:
+    body = {"ts": 1_700_000_000_000 + i, "seq": 1, **TRAPPED, "alarm": True}
+    publisher.publish(telemetry_topic(car), body).wait_for_publish(10)
 
 
 def readyz(api: TestClient) -> tuple[int, dict[str, bool], float]:
@@ -96,9 +103,12 @@ def readyz(api: TestClient) -> tuple[int, dict[str, bool], float]:
     return response.status_code, response.json()["checks"], time.monotonic() - started
 
 
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
-    private_postgres: PrivatePostgres, mosquitto_url: str
+    private_postgres: PrivatePostgres, mosquitto_url: str, mode: str
 ) -> None:
+    """``fast``: clients are disconnected, the server shuts down cleanly; ``immediate``: a
+    crash, the restart replays the WAL."""
     site, client_id = unique("pgfault"), unique("gw")
     receiver = Receiver().start()
     settings = Settings(
@@ -120,10 +130,10 @@ def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
 
             # -- the database stops while the first third is still streaming in --------
             wait_for(lambda: steward.writer.stats.decisions >= 10, what="first tickets")
-            private_postgres.stop("fast")
+            private_postgres.stop(mode)
             down_at = time.monotonic()
             committed_before = steward.writer.stats.decisions
-            assert stream.published < CARS // 3, "the stream was still flowing at the stop"
+            published_before = stream.published  # the rest of the first third: still coming
             stream.gates[CARS // 3].set()
 
             statuses: list[tuple[int, dict[str, bool], float]] = []
@@ -141,13 +151,14 @@ def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
             sweeps_failed = steward.sweeper.stats.failures
             wait_for(
                 lambda: (
-                    stream.published >= 2 * CARS // 3
-                    and steward.writer.stats.failures >= 2
+                    time.monotonic() - down_at >= OUTAGE_S
+                    and stream.published >= 2 * CARS // 3
+                    and steward.writer.stats.failures >= 4
                     and steward.sweeper.stats.failures > sweeps_failed
                     and sum(steward.delivery.stats.errors.values()) > 0
                 ),
                 timeout=30,
-                what="the second third published, writer/sweeper/dispatcher failing",
+                what="the outage: the second third published, writer/sweeper/dispatcher failing",
             )
             assert readyz(api)[0] == 503
             assert steward.writer.stats.decisions == committed_before  # nothing while away
@@ -204,7 +215,8 @@ def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
     deliveries = delivered(private_postgres.url, [e for e, _, _ in events])
     assert deliveries == {ENV_ENDPOINT: CARS, MQTT_ENDPOINT: CARS}, deliveries
     print(
-        f"\n{CARS} alarms, {committed_before} committed before the stop; database away "
+        f"\n{mode}: {CARS} alarms, {published_before} published and {committed_before} committed "
+        f"at the stop; database away "
         f"{outage_s:.1f}s; ready {ready_after_s:.2f}s after it was back; "
         f"{len(events)} outbox events, {len(received)} webhook requests "
         f"({duplicates} repeated webhook-ids); writer retries {steward.writer.stats.failures}, "
@@ -271,3 +283,53 @@ def delivered(url: str, event_ids: list[str]) -> dict[str, int]:
     finally:
         engine.dispose()
     return {str(endpoint): int(count) for endpoint, count in rows}
+
+
+def test_a_hung_database_is_not_ready_within_the_probe_timeout(
+    private_postgres: PrivatePostgres, mosquitto_url: str
+) -> None:
+    """Every process of the cluster stopped (SIGSTOP): connections hang instead of failing.
+    /readyz still answers, 503, within the probe's timeout; when the server wakes up the
+    alarms that came in meanwhile become tickets, once each."""
+    site, client_id = unique("pghang"), unique("gw")
+    cars = [DeviceRef(site, Kind.ELEVATOR, f"car-{i}") for i in range(10)]
+    settings = Settings(
+        mqtt_url=mosquitto_url,
+        database_url=private_postgres.url,
+        mqtt_client_id=client_id,
+        tick_interval_s=0.05,
+    )
+    publisher = Publisher(mosquitto_url)
+    steward = Steward(settings, clock=FakeClock())
+    try:
+        with steward, TestClient(create_app(steward)) as api:
+            wait_for(lambda: steward.gateway.connected, what="gateway connected")
+            for i, car in enumerate(cars[:5]):
+                press_alarm(publisher, car, i)
+            wait_for(lambda: steward.writer.stats.decisions >= 5, what="first tickets")
+            assert readyz(api)[0] == 200
+            private_postgres.pause()
+            try:
+                for i, car in enumerate(cars[5:], start=5):
+                    press_alarm(publisher, car, i)
+                code, checks, took = readyz(api)
+                assert (code, checks) == (503, {"broker": True, "database": False})
+                assert PING_TIMEOUT_S <= took < PING_TIMEOUT_S + 1.5, took
+                code, _, took = readyz(api)  # the first probe still hangs: no second one
+                assert code == 503
+                assert took < 0.5, took
+            finally:
+                private_postgres.resume()
+            wait_for(lambda: readyz(api)[0] == 200, timeout=30, what="ready again")
+            wait_for(
+                lambda: steward.writer.stats.decisions >= len(cars) and steward.writer.flush(0),
+                timeout=30,
+                what="every alarm committed",
+            )
+    finally:
+        publisher.close()
+        forget_session(mosquitto_url, client_id)
+    tickets = tickets_by_device(private_postgres.url, site)
+    assert tickets == {car.device: ["elevator.alarm_button"] for car in cars}
+    events = outbox(private_postgres.url, site)
+    assert Counter(t for _, t, _ in events) == {EventType.OPENED.value: len(cars)}
