@@ -58,7 +58,7 @@ from bench.consumers import (
     steward_settings,
 )
 from bench.machine import machine_info
-from bench.report import Row, append_result, results_path, table
+from bench.report import Row, append_result, make_progress, results_path, table
 from bench.stream import MALFORMED_SHARE, StreamInfo, bench_site_config
 from gateway.topics import SUBSCRIPTIONS
 from steward.settings import Settings
@@ -226,10 +226,10 @@ class IngestResult:
             },
             "publish": self.publish,
             "summary": {
-                "baseline_msg_per_s": round(row.baseline),
+                "baseline_msg_per_s": round(self.baseline_rate),
                 "steward_msg_per_s": round(row.ours),
                 "paho_floor_msg_per_s": round(floor) if floor else None,
-                "ratio": round(row.ratio, 4),
+                "ratio": round(self.steward_rate / self.baseline_rate, 4),
                 "target": row.target,
                 "pass": row.passed,
                 "accounting_ok": self.accounting_ok,
@@ -242,15 +242,6 @@ class IngestResult:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def make_progress(stream: Any = sys.stderr) -> Progress:
-    t0 = time.monotonic()
-
-    def note(message: str) -> None:
-        print(f"[{time.monotonic() - t0:7.1f}s] {message}", file=stream, flush=True)
-
-    return note
 
 
 def _quiet(_message: str) -> None:

@@ -3,51 +3,136 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 RESULTS_DIR = Path(__file__).parent / "results"
+
+Progress = Callable[[str], None]
+
+
+def make_progress(stream: Any = sys.stderr) -> Progress:
+    """Progress lines on stderr, stamped with the seconds since the start."""
+    t0 = time.monotonic()
+
+    def note(message: str) -> None:
+        print(f"[{time.monotonic() - t0:7.1f}s] {message}", file=stream, flush=True)
+
+    return note
 
 
 @dataclass(frozen=True)
 class Row:
+    """One line of the table. By default the target applies to ``ours / baseline`` (a ratio,
+    higher is better: the protocol's way). ``target_on="ours"`` compares the figure itself
+    (memory per device, a p99 latency), and ``target=None`` makes the row informational."""
+
     benchmark: str
-    baseline: float
+    baseline: float | None
     ours: float
     unit: str
-    target: float
+    target: float | None
     accounting_ok: bool
+    baseline_unit: str | None = None
+    """When the baseline is a different quantity (the empty process's RSS)."""
+    target_on: Literal["ratio", "ours"] = "ratio"
+    lower_is_better: bool = False
 
     @property
-    def ratio(self) -> float:
+    def ratio(self) -> float | None:
+        if self.baseline is None or self.baseline_unit is not None:
+            return None
         return self.ours / self.baseline if self.baseline > 0 else 0.0
 
     @property
+    def compared(self) -> float | None:
+        return self.ratio if self.target_on == "ratio" else self.ours
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the target is met (None: informational row)."""
+        value = self.compared
+        if self.target is None or value is None:
+            return None
+        return value <= self.target if self.lower_is_better else value >= self.target
+
+    @property
     def passed(self) -> bool:
-        return self.accounting_ok and self.ratio >= self.target
+        return self.accounting_ok and self.met is not False
 
     @property
     def verdict(self) -> str:
         if not self.accounting_ok:
             return "FAIL (accounting)"
-        return "pass" if self.passed else "FAIL"
+        met = self.met
+        return "info" if met is None else "pass" if met else "FAIL"
+
+    def target_text(self) -> str:
+        if self.target is None:
+            return "-"
+        sign = "<=" if self.lower_is_better else ">="
+        unit = f" {self.unit}" if self.target_on == "ours" else ""
+        return f"{sign} {number(self.target)}{unit}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "benchmark": self.benchmark,
+            "baseline": self.baseline,
+            "baseline_unit": self.baseline_unit or self.unit,
+            "ours": self.ours,
+            "unit": self.unit,
+            "ratio": self.ratio,
+            "target": self.target,
+            "target_on": self.target_on,
+            "lower_is_better": self.lower_is_better,
+            "accounting_ok": self.accounting_ok,
+            "result": self.verdict,
+        }
 
 
-def table(rows: Sequence[Row]) -> str:
+@dataclass
+class Outcome:
+    """What one benchmark gives the suite (bench/run_all.py): its table rows, its full JSON
+    result, whether it completed and accounted for everything (never a timing), and the
+    human summary it prints under the table."""
+
+    rows: list[Row]
+    result: dict[str, Any]
+    ok: bool
+    text: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def number(value: float) -> str:
+    """Three significant figures for small values, thousands separators for large ones."""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def table(rows: Sequence[Row], *, timings: bool = True) -> str:
+    """``timings=False`` (a smoke run): the result column judges the accounting only."""
     header = ("benchmark", "baseline", "ours", "ratio", "target", "result")
     lines = [header]
     for row in rows:
+        ratio = row.ratio
         lines.append(
             (
                 row.benchmark,
-                f"{row.baseline:,.0f} {row.unit}",
-                f"{row.ours:,.0f} {row.unit}",
-                f"{row.ratio:.2f}",
-                f">= {row.target:.2f}",
-                row.verdict,
+                "-"
+                if row.baseline is None
+                else f"{number(row.baseline)} {row.baseline_unit or row.unit}",
+                f"{number(row.ours)} {row.unit}",
+                "-" if ratio is None else f"{ratio:.2f}",
+                row.target_text(),
+                row.verdict if timings or not row.accounting_ok else "completed",
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
@@ -60,8 +145,9 @@ def table(rows: Sequence[Row]) -> str:
 
 
 def results_path(name: str, directory: Path = RESULTS_DIR, when: datetime | None = None) -> Path:
+    """``<day>-<name>.json``; the whole suite's (``name=""``) is ``<day>.json``."""
     day = (when or datetime.now(UTC)).strftime("%Y-%m-%d")
-    return directory / f"{day}-{name}.json"
+    return directory / (f"{day}-{name}.json" if name else f"{day}.json")
 
 
 def append_result(path: Path, result: dict[str, Any]) -> None:
