@@ -57,6 +57,7 @@ from bench.consumers import (
     run_steward,
     steward_settings,
 )
+from bench.machine import code_info as code_info  # noqa: PLC0414 (re-exported: others import it from here)
 from bench.machine import machine_info
 from bench.report import Row, append_result, make_progress, results_path, table
 from bench.stream import MALFORMED_SHARE, StreamInfo, bench_site_config
@@ -246,25 +247,6 @@ class IngestResult:
 
 def _quiet(_message: str) -> None:
     return None
-
-
-def code_info() -> dict[str, Any]:
-    """Which code was measured: the commit, and what differed from it (others edit too)."""
-
-    def git(*args: str) -> str:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            done = subprocess.run(
-                ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=False
-            )
-            if done.returncode == 0:
-                return done.stdout.rstrip()
-        return ""
-
-    dirty = [line[3:] for line in git("status", "--porcelain").splitlines() if line.strip()]
-    return {
-        "commit": git("rev-parse", "HEAD").strip() or "unknown",
-        "dirty_paths": [p for p in dirty if not p.startswith("bench/")],
-    }
 
 
 def run_feed(port: int, params: Params, *, quiet: bool) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 from bench.broker import mosquitto_version
 
+REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("paho-mqtt", "pydantic", "pydantic-core", "sqlalchemy", "orjson")
 
 
@@ -54,4 +57,23 @@ def machine_info() -> dict[str, Any]:
         "python_implementation": platform.python_implementation(),
         "packages": {name: package_version(name) for name in PACKAGES},
         "mosquitto": mosquitto_version(),
+    }
+
+
+def code_info() -> dict[str, Any]:
+    """Which code was measured: the commit, and what differed from it (others edit too)."""
+
+    def git(*args: str) -> str:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            done = subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=False
+            )
+            if done.returncode == 0:
+                return done.stdout.rstrip()
+        return ""
+
+    dirty = [line[3:] for line in git("status", "--porcelain").splitlines() if line.strip()]
+    return {
+        "commit": git("rev-parse", "HEAD").strip() or "unknown",
+        "dirty_paths": [p for p in dirty if not p.startswith("bench/")],
     }

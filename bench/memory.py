@@ -47,7 +47,7 @@ from typing import Any
 
 import orjson
 
-from bench.machine import machine_info
+from bench.machine import code_info, machine_info
 from bench.report import Outcome, Progress, Row, append_result, make_progress, results_path, table
 from bench.stream import bench_site_config
 from gateway.decode import Decoder, Rejection
@@ -401,6 +401,7 @@ def run(
         "benchmark": "memory",
         "started_at": started_at,
         "machine": machine,
+        "code": code_info(),
         "parameters": {"steps": sorted(steps), "readings_per_device": readings, "seed": seed},
         "steps": [s.as_dict() for s in measured],
         "slopes": slopes(measured),

@@ -36,7 +36,7 @@ from typing import Any
 
 from bench import delivery_latency, ingest, telemetry_sink
 from bench.broker import find_binary
-from bench.machine import machine_info
+from bench.machine import code_info, machine_info
 from bench.report import (
     Outcome,
     Progress,
@@ -236,7 +236,7 @@ def suite_result(done: Sequence[Done], *, smoke: bool, started_at: str) -> dict[
         "seconds": round(sum(d.seconds for d in done), 1),
         "smoke": smoke,
         "machine": machine_info(),
-        "code": ingest.code_info(),
+        "code": code_info(),
         "table": [r.as_dict() for r in rows],
         "benchmarks": {d.entry.name: d.as_dict() for d in done},
         "ok": all(d.ok for d in done),

@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import TARGET_RATIO, Params, code_info, run_ingest
-from bench.machine import machine_info
+from bench.ingest import TARGET_RATIO, Params, run_ingest
+from bench.machine import code_info, machine_info
 from bench.report import Outcome, Progress, Row, append_result, make_progress, results_path, table
 
 POINTS = (1_000, 10_000, 100_000)
