@@ -1,20 +1,29 @@
-"""The ``steward`` command (contract §7): demo, run, simulate, check-config."""
+"""The ``steward`` command (contract §7): demo, run, simulate, check-config, keys."""
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from tickets.api_keys import ApiKeyStore
 
 app = typer.Typer(
     help="Steward: facility monitoring and auto-ticketing.",
     no_args_is_help=True,
     add_completion=False,
+    # a traceback's local variables hold database and broker URLs with their passwords
+    # (older typer versions showed them by default)
+    pretty_exceptions_show_locals=False,
 )
 log = logging.getLogger("steward")
 
@@ -41,25 +50,24 @@ def serve(steward: object, host: str, port: int) -> None:
 @app.command()
 def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the service against the configured broker and database (STEWARD_* variables)."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError  # noqa: PLC0415
+
     from steward.runtime import Steward  # noqa: PLC0415
-    from steward.settings import Settings  # noqa: PLC0415
+    from steward.settings import Settings, redact_url  # noqa: PLC0415
     from steward.site import ConfigError  # noqa: PLC0415
     from telemetry import TelemetryConfigError  # noqa: PLC0415
 
     _logging(verbose)
-    settings = Settings()
-    if settings.admin_api_key is None:
-        log.warning(
-            "API is OPEN: no STEWARD_ADMIN_API_KEY set, anyone who can reach "
-            "http://%s:%d can read and change tickets",
-            settings.http_host,
-            settings.http_port,
-        )
+    settings = Settings()  # whether the API is open is said when it starts (api.access)
     try:
         steward = Steward(settings)
     except (ConfigError, TelemetryConfigError) as exc:
         typer.echo(f"configuration error:\n{exc}", err=True)
         raise typer.Exit(2) from None
+    except SQLAlchemyError as exc:  # one line that says where, not a page of traceback
+        reason = str(exc.orig if isinstance(exc, DBAPIError) else exc).splitlines()[0]
+        typer.echo(f"database {redact_url(settings.database_url)}: {reason}", err=True)
+        raise typer.Exit(3) from None
     with steward:
         signal.signal(signal.SIGHUP, lambda *_: steward.reload_config())
         log.info(
@@ -136,6 +144,86 @@ def check_config(path: Path) -> None:
         raise typer.Exit(1)
     registry = DeviceRegistry(config)
     typer.echo(f"{path}: OK: {len(config.sites)} site(s), {len(registry)} device(s)")
+
+
+keys_app = typer.Typer(
+    help="API keys (stored hashed in STEWARD_DATABASE_URL): make the first one here.",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+
+@contextmanager
+def _key_store() -> Iterator[ApiKeyStore]:
+    from steward.clock import SystemClock  # noqa: PLC0415
+    from steward.settings import Settings  # noqa: PLC0415
+    from tickets.api_keys import ApiKeyStore  # noqa: PLC0415
+    from tickets.db import make_engine, migrate, session_factory  # noqa: PLC0415
+
+    engine = make_engine(Settings().database_url)
+    try:
+        migrate(engine)
+        yield ApiKeyStore(session_factory(engine), SystemClock())
+    finally:
+        engine.dispose()
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="who or what uses the key")],
+    role: Annotated[str, typer.Option(help="viewer, operator, admin or integration")],
+    site: Annotated[str | None, typer.Option(help="limit the key to this site")] = None,
+) -> None:
+    """Make a key and print it (stdout, once; only its hash is stored)."""
+    from tickets.api_keys import Role  # noqa: PLC0415
+    from tickets.errors import InvalidRequest  # noqa: PLC0415
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        typer.echo(f"unknown role {role!r}: use {', '.join(r.value for r in Role)}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        with _key_store() as store:
+            view, token = store.create(
+                name=name, role=chosen, site=site, created_by=f"cli:{getpass.getuser()}"
+            )
+    except InvalidRequest as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"created key {view.id} stw_{view.prefix} ({view.name}, {view.role.value}, "
+        f"site {view.site or 'all'}); it is shown once:",
+        err=True,
+    )
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key, revoked ones too; never a secret."""
+    with _key_store() as store:
+        keys = store.list()
+    for key in keys:
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+        typer.echo(
+            f"{key.id:>4}  stw_{key.prefix}  {key.role.value:<11}  {key.site or '*':<12}  "
+            f"{state:<24}  last used {used:<16}  {key.name}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="the key's id or stw_<prefix>")]) -> None:
+    """Refuse a key from the next request on."""
+    prefix = key.removeprefix("stw_").split("_")[0]
+    with _key_store() as store:
+        ids = [k.id for k in store.list() if str(k.id) == key or k.prefix == prefix]
+        if not ids:
+            typer.echo(f"no API key {key!r} (see 'steward keys list')", err=True)
+            raise typer.Exit(1)
+        view = store.revoke(key_id=ids[0])
+    typer.echo(f"revoked key {view.id} stw_{view.prefix} ({view.name})")
 
 
 def main() -> None:  # pragma: no cover - console entry point

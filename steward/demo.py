@@ -27,6 +27,7 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def run_demo(*, port: int, time_factor: float, data_dir: Path, host: str = "127.0.0.1") -> None:
+    from api.access import api_is_open  # noqa: PLC0415
     from simulators.scenarios import scenario_publisher  # noqa: PLC0415
     from steward.cli import serve  # noqa: PLC0415
 
@@ -48,7 +49,7 @@ def run_demo(*, port: int, time_factor: float, data_dir: Path, host: str = "127.
             "demo", broker.url, clock=clock, qos=1, status_on_stop="keep"
         )
         with Steward(settings, clock=clock) as steward:
-            _banner(broker, settings, time_factor)
+            _banner(broker, settings, time_factor, open_api=api_is_open(steward))
             simulator.start()
             try:
                 serve(steward, host, port)
@@ -56,8 +57,15 @@ def run_demo(*, port: int, time_factor: float, data_dir: Path, host: str = "127.
                 simulator.stop()
 
 
-def _banner(broker: EmbeddedBroker, settings: Settings, time_factor: float) -> None:
+def _banner(
+    broker: EmbeddedBroker, settings: Settings, time_factor: float, *, open_api: bool
+) -> None:
     api = f"http://{settings.http_host}:{settings.http_port}"
+    access = (
+        "API is OPEN (demo mode: no STEWARD_ADMIN_API_KEY, no API keys)"
+        if open_api
+        else "API needs a key: curl -H 'Authorization: Bearer <key>' (steward keys create)"
+    )
     typer.echo(
         "\n"
         "  Steward demo\n"
@@ -66,7 +74,7 @@ def _banner(broker: EmbeddedBroker, settings: Settings, time_factor: float) -> N
         f"  site          {settings.site_config}\n"
         f"  time factor   {time_factor:g}x\n"
         f"  API           {api}  (OpenAPI: {api}/docs)\n"
-        "  API is OPEN (demo mode: no STEWARD_ADMIN_API_KEY).\n\n"
+        f"  {access}.\n\n"
         "  About 30 s in, a passenger is trapped between floors in building 1; the alarm is\n"
         "  pressed 20 s later. Watch the emergency ticket appear:\n"
         f"    curl -s '{api}/api/v1/tickets?priority=emergency'\n"
