@@ -66,6 +66,7 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
         raise typer.Exit(2) from None
     except SQLAlchemyError as exc:  # one line that says where, not a page of traceback
         reason = str(exc.orig if isinstance(exc, DBAPIError) else exc).splitlines()[0]
+        log.debug("start-up failed", exc_info=True)  # the whole story with --verbose
         typer.echo(f"database {redact_url(settings.database_url)}: {reason}", err=True)
         raise typer.Exit(3) from None
     with steward:

@@ -20,7 +20,7 @@ from rules.engine import RulesEngine, check_overrides
 from steward import history
 from steward.clock import Clock, SystemClock, as_datetime
 from steward.metrics import make_registry
-from steward.settings import Settings, mqtt_address
+from steward.settings import Settings, mqtt_address, redact_url
 from steward.site import ConfigError, DeviceRegistry, StewardConfig, load_site_config
 from steward.writer import DecisionWriter
 from telemetry import make_sink
@@ -159,7 +159,7 @@ class Steward:
         self._started = True
         log.info(
             "steward started: MQTT %s, database %s, %d registered devices",
-            self.settings.mqtt_url,
+            redact_url(self.settings.mqtt_url),
             self.db.url.render_as_string(hide_password=True),
             len(self.registry),
         )

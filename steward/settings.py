@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/steward.db"
+URL_FIELDS = frozenset({"mqtt_url", "database_url", "influx_url", "webhook_url"})
+"""Settings whose value may carry a password: shown through ``redact_url``."""
+SECRET_QUERY_WORDS = ("password", "token", "secret", "key")
 
 
 class Settings(BaseSettings):
@@ -54,6 +59,13 @@ class Settings(BaseSettings):
     delivery_poll_interval_s: float = Field(default=0.2, gt=0, le=60)
     delivery_retry_hours: float = Field(default=24.0, ge=1)
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """``repr`` and ``str`` (what a log or a traceback shows) without URL passwords;
+        ``SecretStr`` fields already print as ``**********``."""
+        for name, value in super().__repr_args__():
+            shown = redact_url(value) if name in URL_FIELDS and isinstance(value, str) else value
+            yield name, shown
+
     @field_validator("mqtt_url")
     @classmethod
     def _check_mqtt_url(cls, value: str) -> str:
@@ -74,3 +86,24 @@ def mqtt_address(url: str) -> tuple[str, int, str | None, str | None]:
     """``mqtt://user:pass@host:port`` → (host, port, user, password)."""
     parts = urlsplit(url)
     return parts.hostname or "127.0.0.1", parts.port or 1883, parts.username, parts.password
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for a log: ``mqtt://user:pass@host:1883`` → ``mqtt://user:***@host:1883``,
+    and ``***`` for query parameters named like a password, token, secret or key."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, _ = netloc.rpartition("@")[0].partition(":")
+        netloc = f"{user}:***@{netloc.rpartition('@')[2]}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [
+                (k, "***" if any(w in k.lower() for w in SECRET_QUERY_WORDS) else v)
+                for k, v in pairs
+            ],
+            safe="*",
+        )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
