@@ -33,6 +33,23 @@ log = logging.getLogger("steward.gateway")
 Ack = Callable[[], None]
 DecisionSink = Callable[[list[Decision], Ack | None], None]
 ReadingSink = Callable[[Reading], None]
+DwellSink = Callable[[Ack | None], None]
+
+
+def ack_after(calls: int, ack: Ack) -> Ack:
+    """An ack that acknowledges once it has been called ``calls`` times, from any threads:
+    a message whose decisions and whose dwell are saved by different threads."""
+    left = [calls]
+    lock = threading.Lock()
+
+    def part() -> None:
+        with lock:
+            left[0] -= 1
+            done = left[0] == 0
+        if done:
+            ack()
+
+    return part
 
 
 def backoff_delay(
@@ -78,6 +95,7 @@ class MqttGateway:
         keepalive_s: int = 30,
         tick_interval_s: float = 1.0,
         on_reading: ReadingSink | None = None,
+        on_dwell: DwellSink | None = None,
     ) -> None:
         self.broker = broker
         self.decoder = decoder
@@ -85,6 +103,9 @@ class MqttGateway:
         self.dead_letters = dead_letters
         self.on_decisions = on_decisions
         self.on_reading = on_reading
+        self.on_dwell = on_dwell
+        """Told when a reading starts a rule dwell, with its ack: the dwell is saved first."""
+        self._dwell_started = False
         self.clock = clock
         self.keepalive_s = keepalive_s
         self.tick_interval_s = tick_interval_s
@@ -219,15 +240,23 @@ class MqttGateway:
 
     def _on_message(self, client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         self.stats.messages_in += 1
+        self._dwell_started = False
         decisions = self._process(msg)
+        save_dwell = self.on_dwell if self._dwell_started else None
         if msg.qos == 0:
             if decisions:
                 self.on_decisions(decisions, None)
+            if save_dwell is not None:
+                save_dwell(None)
             return
         ack = self._acker(client, msg.mid, msg.qos)
+        if decisions and save_dwell is not None:
+            ack = ack_after(2, ack)
         if decisions:
             self.on_decisions(decisions, ack)
-        else:
+        if save_dwell is not None:
+            save_dwell(ack)
+        if not decisions and save_dwell is None:
             ack()
 
     def _acker(self, client: mqtt.Client, mid: int, qos: int) -> Ack:
@@ -276,6 +305,7 @@ class MqttGateway:
                 else:
                     self.stats.readings += 1
                     decisions = self.engine.on_reading(result)
+                    self._dwell_started = self.engine.new_dwell
             self.stats.rule_eval_seconds += time.perf_counter() - started
             self.stats.rule_evals += 1
             if isinstance(result, Reading) and self.on_reading is not None:

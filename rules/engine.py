@@ -22,7 +22,7 @@ from gateway.reading import Reading, StatusChange
 from gateway.topics import DeviceRef, Kind
 from rules.alerts import Alert
 from rules.calendar import CALENDAR_RULES, CalendarView
-from rules.condition import Edge, Rule, Tracker
+from rules.condition import Edge, Rule, RuleState, Tracker
 from rules.decision import Decision
 from rules.derived import REPEATED_FAILURE
 from rules.elevator import ELEVATOR_RULES, ElevatorView
@@ -37,7 +37,7 @@ from rules.patrol import (
     SitePatrolView,
 )
 from rules.render import decision_for, key_for
-from rules.state import DeviceState, GuardState, SiteState
+from rules.state import DeviceState, GuardState, SiteState, apply_memo, view_memo
 from rules.thresholds import RulesConfig, device_thresholds
 from rules.water import WATER_RULES, WaterView, Zone
 from steward.clock import Clock
@@ -80,6 +80,18 @@ def device_time(state: DeviceState, now: float) -> float:
     return now if reading is None else now - (reading.received_at - reading.observed_at)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Dwell:
+    """A device whose condition is holding but has not held long enough yet: its latest
+    reading and, per rule, since when (device time) it has held. Saved while it runs, so a
+    restart resumes the dwell instead of starting it again from the next message."""
+
+    reading: Reading
+    since: dict[str, float]
+    memo: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """What the view had derived from earlier readings (``rules.state.view_memo``)."""
+
+
 def check_overrides(config: RulesConfig) -> list[str]:
     """Problems with ``rules.overrides`` (unknown rule ids), for check-config and reloads."""
     return [
@@ -120,6 +132,8 @@ class RulesEngine:
         order would change with PYTHONHASHSEED, and with it cross-device timing)."""
         self._next_scan = 0.0
         self._next_calendar = 0.0
+        self.new_dwell = False
+        """Set by ``on_reading`` when that reading started a dwell (see ``dwells``)."""
         self.reconfigure(registry, config)
 
     # -- configuration --------------------------------------------------------------------
@@ -196,28 +210,40 @@ class RulesEngine:
     # -- inputs ---------------------------------------------------------------------------
     def on_reading(self, reading: Reading) -> list[Decision]:
         now = self.clock.now()
+        self.new_dwell = False
         state = self._state(reading.ref)
         hv = state.health_view
         hv.will_offline = False  # a message is proof of life, whatever the status topic said
         if state.reading is not None and reading.observed_at < state.reading.observed_at:
             hv.last_seen = now  # out of order: alive, but too late to change rule state
             return self._evaluate_health(state, now, now)
-        state.reading = reading
-        t = reading.telemetry
-        water = self.config.water_pressure
-        hv.update(t, plausible(t, state.device.params, water), now, not loop_failed(t, water))
+        self._observe(state, reading, now)
         decisions = self._evaluate_health(state, now, now)
         self._update_view(state, reading)
         # Dwells are measured in the device's own time: a QoS 1 backlog replayed after an
         # outage keeps its real timing (an entrapment that lasted fires; a door that closed
         # 5 s later in the backlog does not become an 80 s door fault).
         at = reading.observed_at
-        edges = state.rules.evaluate(
+        tracker = state.rules
+        before = _dwelling(tracker) if tracker.states else {}
+        edges = tracker.evaluate(
             self.rules[reading.ref.kind], state.view, at, at, frozen=self._frozen(state)
         )
+        if tracker.states:
+            self.new_dwell = any(
+                before.get(rule_id) != since for rule_id, since in _dwelling(tracker).items()
+            )
         decisions += self._decide(state, edges, state.view)
         self._arm(reading.ref.key, state)
         return decisions
+
+    def _observe(self, state: DeviceState, reading: Reading, now: float) -> None:
+        state.reading = reading
+        t = reading.telemetry
+        water = self.config.water_pressure
+        state.health_view.update(
+            t, plausible(t, state.device.params, water), now, not loop_failed(t, water)
+        )
 
     def on_status(self, change: StatusChange) -> list[Decision]:
         now = self.clock.now()
@@ -298,6 +324,39 @@ class RulesEngine:
                     state.calendar.mark_firing(rule_id, opened_at)
                 elif rule is not REPEATED_FAILURE:
                     state.rules.mark_firing(rule_id, opened_at)
+
+    def dwells(self) -> dict[str, Dwell]:
+        """Every running dwell, by device key (call with ``lock`` held)."""
+        out = {}
+        for key in self._armed:
+            state = self.devices[key]
+            since = _dwelling(state.rules)
+            if since and state.reading is not None:
+                out[key] = Dwell(state.reading, since, view_memo(state.view))
+        return out
+
+    def resume(self, dwells: Iterable[Dwell]) -> None:
+        """After a restart (and after ``restore``): take up the saved dwells where they were.
+        The saved reading and what the view had derived become the device's state again, so a
+        dwell still running fires at its own time on a tick even if the device says nothing
+        more; a newer reading continues it or, if the condition has ended, clears it."""
+        with self.lock:
+            now = self.clock.now()
+            for dwell in dwells:
+                reading = dwell.reading
+                state = self._state(reading.ref)
+                if state.reading is not None:
+                    continue  # something newer has arrived already
+                self._observe(state, reading, now)
+                self._update_view(state, reading)
+                apply_memo(state.view, dwell.memo)
+                view = state.view
+                if isinstance(view, WaterView) and view.zone is not None and view.zone_low:
+                    view.zone.low.add(view.key)
+                for rule_id, since in dwell.since.items():
+                    if rule_id in self.by_id and rule_id not in state.rules.states:
+                        state.rules.states[rule_id] = RuleState(since=since)
+                self._arm(reading.ref.key, state)
 
     # -- views for the API ------------------------------------------------------------------
     def alerts(self) -> list[Alert]:
@@ -486,3 +545,12 @@ class RulesEngine:
 
 
 __all__ = ["ALL_RULES", "RULES_BY_ID", "Alert", "DeviceState", "RulesEngine", "check_overrides"]
+
+
+def _dwelling(tracker: Tracker) -> dict[str, float]:
+    """The tracker's rules in a dwell (holding, not yet firing), with since when."""
+    return {
+        rule_id: rs.since
+        for rule_id, rs in tracker.states.items()
+        if rs.since is not None and not rs.firing
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,3 +53,41 @@ class SiteState:
     checkpoint: DeviceState | None = None
     """The checkpoint of the latest miss (tickets need a device and a location)."""
     tracker: Tracker = field(default_factory=Tracker)
+
+
+_NOT_MEMO = frozenset({"t", "th", "params", "key", "zone", "building_power_lost", "tz"})
+"""View fields that are not history: the reading, configuration, wiring."""
+
+
+def view_memo(view: Any) -> dict[str, Any]:
+    """What a view has derived from earlier readings (a passenger seen during the stop,
+    latched outage flags, the pressure history), as JSON-able data: with the latest reading
+    it rebuilds the view after a restart."""
+    if not dataclasses.is_dataclass(view):
+        return {}
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(view):
+        if f.name in _NOT_MEMO:
+            continue
+        value = getattr(view, f.name)
+        if isinstance(value, deque):
+            value = [list(item) if isinstance(item, tuple) else item for item in value]
+        if isinstance(value, bool | int | float | str | list) or value is None:
+            out[f.name] = value
+    return out
+
+
+def apply_memo(view: Any, memo: dict[str, Any]) -> None:
+    """Put back what ``view_memo`` saved; unknown or mistyped fields are ignored."""
+    if not dataclasses.is_dataclass(view):
+        return
+    names = {f.name for f in dataclasses.fields(view)} - _NOT_MEMO
+    for name, value in memo.items():
+        if name not in names:
+            continue
+        current = getattr(view, name)
+        if isinstance(current, deque):
+            if isinstance(value, list):
+                setattr(view, name, deque(tuple(i) if isinstance(i, list) else i for i in value))
+        elif current is None or value is None or isinstance(value, type(current)):
+            setattr(view, name, value)

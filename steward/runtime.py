@@ -19,6 +19,7 @@ from rules.derived import is_elevator_fault, repeated_failure
 from rules.engine import RulesEngine, check_overrides
 from steward import history
 from steward.clock import Clock, SystemClock, as_datetime
+from steward.dwells import DwellSaver, load_dwells
 from steward.metrics import make_registry
 from steward.settings import Settings, mqtt_address, redact_url
 from steward.site import ConfigError, DeviceRegistry, StewardConfig, load_site_config
@@ -57,6 +58,13 @@ class Steward:
         self.engine.restore(
             [*history.active_rules(self.sessions), *self.tickets.suppressed_conditions()]
         )
+        saved = load_dwells(self.sessions)
+        self.engine.resume(saved)
+        if saved:
+            log.info("resumed %d rule dwell(s) saved before the restart", len(saved))
+        self.dwells = DwellSaver(
+            self.engine, self.sessions, self.clock, interval_s=settings.tick_interval_s, saved=saved
+        )
         self.sweeper = Sweeper(self.tickets, interval_s=settings.tick_interval_s)
         self.decoder = Decoder(
             self.registry,
@@ -80,6 +88,7 @@ class Steward:
             keepalive_s=settings.mqtt_keepalive_s,
             tick_interval_s=settings.tick_interval_s,
             on_reading=self.telemetry.add,
+            on_dwell=self.dwells.submit,
         )
         self.metrics = make_registry(self)
         self.metrics.register(DeliveryCollector(self.delivery, self.sessions))
@@ -153,6 +162,7 @@ class Steward:
     def start(self) -> None:
         self.telemetry.start()
         self.writer.start()
+        self.dwells.start()
         self.sweeper.start()
         self.gateway.start()
         self.delivery.start()
@@ -167,6 +177,7 @@ class Steward:
     def stop(self) -> None:
         if self._started:
             self.gateway.stop()
+            self.dwells.stop()
             self.sweeper.stop()
             self.writer.stop()
         self.delivery.stop()  # safe when never started; closes its HTTP clients

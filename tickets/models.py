@@ -319,3 +319,20 @@ class SuppressedCondition(Base):
     occurrences: Mapped[int] = mapped_column(default=1)
     decision: Mapped[dict[str, Any]]
     """The firing decision, to open its ticket from if the condition outlives the cover."""
+
+
+class RuleDwell(Base):
+    """A rule dwell in progress (rules.engine.Dwell), saved so a restart resumes it: one row
+    per device with a condition holding but not yet long enough to fire."""
+
+    __tablename__ = "rule_dwells"
+
+    site: Mapped[str] = mapped_column(String(63), primary_key=True)
+    device: Mapped[str] = mapped_column(String(63), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    reading: Mapped[dict[str, Any]]
+    """The device's latest reading (telemetry, received and observed times) and what its
+    rule view had derived from earlier ones (``view_memo``)."""
+    since: Mapped[dict[str, Any]]
+    """Rule id → since when (epoch seconds, device time) the condition has held."""
+    saved_at: Mapped[datetime]

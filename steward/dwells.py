@@ -1,0 +1,206 @@
+"""Rule dwells survive a restart, a SIGKILL included.
+
+A duration rule (an entrapment: stopped, door closed, occupied for 30 s) keeps in memory since
+when its condition has held. Killed mid-dwell, a new process would start counting again from
+the next message, late by the whole outage. ``DwellSaver`` keeps the running dwells in the
+database (table ``rule_dwells``: one row per device, written when a dwell starts or changes,
+deleted when it ends) and, on start, ``load_dwells`` hands them back to the engine
+(``RulesEngine.resume``) so they fire at their own time.
+
+A QoS 1 reading that starts a dwell is acknowledged only once that dwell is saved: killed
+before the save, the broker redelivers the reading and the dwell starts from it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.payloads import SCHEMAS
+from gateway.reading import Reading
+from gateway.topics import DeviceRef, Kind
+from rules.engine import Dwell, RulesEngine
+from steward.clock import Clock, as_datetime
+from tickets.db import read_session, write_session
+from tickets.models import RuleDwell
+
+log = logging.getLogger("steward.dwells")
+
+Ack = Callable[[], None]
+
+
+def reading_to_json(reading: Reading) -> dict[str, Any]:
+    return {
+        "telemetry": reading.telemetry.model_dump(mode="json", exclude_unset=True),
+        "received_at": reading.received_at,
+        "observed_at": reading.observed_at,
+        "flags": sorted(reading.flags),
+        "registered": reading.registered,
+    }
+
+
+def reading_from_json(ref: DeviceRef, data: dict[str, Any]) -> Reading:
+    telemetry: Any = SCHEMAS[ref.kind].model_validate(data["telemetry"])
+    return Reading(
+        ref=ref,
+        telemetry=telemetry,
+        received_at=float(data["received_at"]),
+        observed_at=float(data["observed_at"]),
+        flags=frozenset(data.get("flags", ())),
+        registered=bool(data.get("registered", True)),
+    )
+
+
+def load_dwells(sessions: sessionmaker[Session]) -> list[Dwell]:
+    """The saved dwells; a row that no longer parses (a schema change) is logged and skipped:
+    its dwell starts again from the device's next message, as it would have without a save."""
+    out = []
+    with read_session(sessions) as session:
+        rows = session.scalars(select(RuleDwell)).all()
+    for row in rows:
+        try:
+            ref = DeviceRef(row.site, Kind(row.kind), row.device)
+            since = {str(rule): float(at) for rule, at in row.since.items()}
+            memo = row.reading.get("view_memo") or {}
+            out.append(Dwell(reading_from_json(ref, row.reading), since, dict(memo)))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("saved dwell of %s/%s not resumed: %s", row.site, row.device, exc)
+    return out
+
+
+@dataclass
+class DwellStats:
+    saves: int = 0
+    rows_written: int = 0
+    rows_deleted: int = 0
+    failures: int = 0
+    healthy: bool = True
+    last_error: str = ""
+
+
+class DwellSaver:
+    """Saves the engine's running dwells: soon after a reading starts one (``submit``), and
+    every ``interval_s`` for dwells that end or start on clock ticks."""
+
+    def __init__(
+        self,
+        engine: RulesEngine,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        *,
+        interval_s: float = 1.0,
+        saved: list[Dwell] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.sessions = sessions
+        self.clock = clock
+        self.interval_s = interval_s
+        self.stats = DwellStats()
+        self._saved: dict[str, dict[str, float]] = {
+            d.reading.ref.key: dict(d.since) for d in saved or ()
+        }
+        self._refs: dict[str, DeviceRef] = {d.reading.ref.key: d.reading.ref for d in saved or ()}
+        self._acks: list[Ack] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, ack: Ack | None) -> None:
+        """A reading started a dwell: save soon, then acknowledge it."""
+        if ack is not None:
+            with self._lock:
+                self._acks.append(ack)
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="steward-dwells", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.save()  # the last word: a clean stop resumes exactly
+
+    def save(self) -> bool:
+        """Write what changed since the last save, then release the acks taken before it.
+        False (acks kept for the next try) when the database is away."""
+        with self._lock:
+            acks, self._acks = self._acks, []
+        with self.engine.lock:
+            dwells = self.engine.dwells()
+        now = self.clock.now()
+        changed = {key: d for key, d in dwells.items() if self._saved.get(key) != d.since}
+        gone = [key for key in self._saved if key not in dwells]
+        try:
+            if changed or gone:
+                self._write(changed, gone, now)
+        except SQLAlchemyError as exc:
+            with self._lock:
+                self._acks[:0] = acks
+            self.stats.failures += 1
+            self.stats.healthy = False
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning("saving rule dwells failed, will retry: %s", self.stats.last_error)
+            return False
+        for key in gone:
+            del self._saved[key]
+            self._refs.pop(key, None)
+        for key, dwell in changed.items():
+            self._saved[key] = dict(dwell.since)
+            self._refs[key] = dwell.reading.ref
+        self.stats.saves += 1
+        self.stats.rows_written += len(changed)
+        self.stats.rows_deleted += len(gone)
+        self.stats.healthy = True
+        for ack in acks:
+            ack()
+        return True
+
+    def _write(self, changed: dict[str, Dwell], gone: list[str], now: float) -> None:
+        refs = [self._refs[key] for key in gone] + [d.reading.ref for d in changed.values()]
+        with write_session(self.sessions) as session:
+            keys = [(ref.site, ref.device) for ref in refs]
+            for start in range(0, len(keys), 500):
+                session.execute(
+                    delete(RuleDwell).where(
+                        tuple_(RuleDwell.site, RuleDwell.device).in_(keys[start : start + 500])
+                    )
+                )
+            session.add_all(
+                RuleDwell(
+                    site=d.reading.ref.site,
+                    device=d.reading.ref.device,
+                    kind=d.reading.ref.kind.value,
+                    reading={**reading_to_json(d.reading), "view_memo": d.memo},
+                    since=d.since,
+                    saved_at=as_datetime(now),
+                )
+                for d in changed.values()
+            )
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                ok = self.save()
+            except Exception:  # the saver must outlive any one bad save
+                log.exception("saving rule dwells failed")
+                ok = False
+            failures = 0 if ok else failures + 1
+            if failures:
+                self._stop.wait(min(30.0, 0.5 * 2**failures))
