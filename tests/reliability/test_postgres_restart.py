@@ -27,6 +27,7 @@ from gateway.topics import DeviceRef, Kind, telemetry_topic
 from steward.clock import FakeClock
 from steward.runtime import Steward
 from steward.settings import Settings
+from tests import services
 from tests.delivery.receiver import Receiver
 from tests.e2e.harness import TRAPPED
 from tests.mqtt_helpers import Publisher, forget_session, unique, wait_for
@@ -95,6 +96,18 @@ class AlarmStream:
 def press_alarm(publisher: Publisher, car: DeviceRef, i: int) -> None:
     body = {"ts": 1_700_000_000_000 + i, "seq": 1, **TRAPPED, "alarm": True}
     publisher.publish(telemetry_topic(car), body).wait_for_publish(10)
+
+
+def test_without_initdb_and_pg_ctl_ci_fails_rather_than_skips(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(services, "postgres_bin_dir", lambda: None)
+    monkeypatch.setattr(services, "IN_CI", True)
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        PrivatePostgres()
+    monkeypatch.setattr(services, "IN_CI", False)
+    with pytest.raises(pytest.skip.Exception):
+        PrivatePostgres()
 
 
 def readyz(api: TestClient) -> tuple[int, dict[str, bool], float]:
