@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -97,6 +98,10 @@ def serve(port: int, *, gateway: bool, commit_log: Path | None) -> dict[str, Any
         access_log=False,
         lifespan="on",
     )
+    # uvicorn re-raises the signal that stopped it once it has restored the previous
+    # handlers: make those no-ops, so Steward still stops cleanly and the log gets written.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _sig, _frame: None)
     try:
         if gateway:
             steward.start()
