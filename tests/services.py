@@ -171,7 +171,8 @@ class PrivatePostgres:
     ``-m immediate`` (a crash: the next start recovers from the WAL). Use it as a context
     manager or call ``remove()``: the folder goes with the cluster."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, tls: bool = False) -> None:
+        self.tls = tls
         bin_dir = postgres_bin_dir()
         if bin_dir is None:
             require_service(
@@ -195,7 +196,13 @@ class PrivatePostgres:
             os.chown(self.workdir, owner.pw_uid, owner.pw_gid)
         self.data = self.workdir / "data"
         self.logfile = self.workdir / "postgres.log"
+        self._owner = owner
         self._initialised = False
+
+    @property
+    def ca_file(self) -> Path:
+        """With ``tls=True``: the self-signed certificate (for 127.0.0.1) a client verifies."""
+        return self.data / "server.crt"
 
     @property
     def url(self) -> str:
@@ -229,7 +236,26 @@ class PrivatePostgres:
                 "shared_buffers = 16MB\n"
                 "fsync = off\n"  # the machine does not crash in a test; commits stay synchronous
             )
+        if self.tls:
+            self._make_certificate()
         self._initialised = True
+
+    def _make_certificate(self) -> None:
+        if shutil.which("openssl") is None:
+            require_service("openssl", "needed to make the test server's certificate")
+        key = self.data / "server.key"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+             "-keyout", str(key), "-out", str(self.ca_file)],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        key.chmod(0o600)
+        if self._owner is not None:
+            for path in (key, self.ca_file):
+                os.chown(path, self._owner.pw_uid, self._owner.pw_gid)
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
 
     def start(self) -> None:
         if not self._initialised:
