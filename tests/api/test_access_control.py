@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,6 +150,26 @@ def test_role_grants_are_the_documented_ones() -> None:
         Role.ADMIN: {p.value for p in Permission},
     }
     assert {role: {p.value for p in grants} for role, grants in GRANTS.items()} == expected
+
+
+def test_the_operator_guide_table_is_the_code_s() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "operator-guide.md").read_text()
+    rows = [line for line in guide.splitlines() if re.match(r"^\| `[a-z-]+:[a-z]+` \|", line)]
+    header = next(line for line in guide.splitlines() if line.startswith("| permission |"))
+    roles = [Role(c.strip()) for c in header.strip("|").split("|")[2:]]
+    documented: dict[Role, set[str]] = {role: set() for role in roles}
+    paths: dict[str, str] = {}
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        permission = cells[0].strip("`")
+        paths[permission] = cells[1]
+        for role, mark in zip(roles, cells[2:], strict=True):
+            if mark == "✓":
+                documented[role].add(permission)
+    assert documented == {r: {p.value for p in GRANTS[r]} for r in Role}
+    for (_method, path), permission in ROUTE_PERMISSIONS.items():
+        *_, last_word = (part for part in path.split("/") if part and not part.startswith("{"))
+        assert last_word in paths[permission.value], (path, permission.value)
 
 
 def test_every_route_answers_every_caller_as_the_table_says(steward: Steward) -> None:
@@ -316,43 +337,43 @@ def test_last_used_is_written_at_most_once_a_minute(steward: Steward, clock: Fak
         assert store.list()[0].last_used_at != first
 
 
+@pytest.fixture
+def open_steward(database_url: str, clock: FakeClock, tmp_path: Path) -> Iterator[Steward]:
+    """No bootstrap key, no stored key: demo mode."""
+    s = build(database_url, clock, tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
 def test_open_until_the_first_key_and_never_again(
-    database_url: str, clock: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    open_steward: Steward, caplog: pytest.LogCaptureFixture
 ) -> None:
-    steward = build(database_url, clock, tmp_path)
-    try:
-        with caplog.at_level(logging.INFO), TestClient(create_app(steward)) as client:
-            assert "API is OPEN" in caplog.text
-            assert client.get("/api/v1/tickets").status_code == 200
-            made = client.post("/api/v1/keys", json={"name": "first", "role": "admin"})
-            assert made.status_code == 201
-            token, key_id = made.json()["token"], made.json()["id"]
-            assert client.get("/api/v1/tickets").status_code == 401  # locked from now on
-            assert client.get("/api/v1/tickets", headers=bearer(token)).status_code == 200
-            client.delete(f"/api/v1/keys/{key_id}", headers=bearer(token))
-            assert client.get("/api/v1/tickets").status_code == 401  # revoking did not unlock
-        caplog.clear()
-        with caplog.at_level(logging.INFO), TestClient(create_app(steward)) as client:
-            assert "API is OPEN" not in caplog.text
-            assert "API keys required" in caplog.text
-            assert client.get("/api/v1/tickets").status_code == 401
-            assert client.get("/healthz").status_code == 200
-            assert client.get("/metrics").status_code == 200
-    finally:
-        steward.stop()
+    with caplog.at_level(logging.INFO), TestClient(create_app(open_steward)) as client:
+        assert "API is OPEN" in caplog.text
+        assert client.get("/api/v1/tickets").status_code == 200
+        made = client.post("/api/v1/keys", json={"name": "first", "role": "admin"})
+        assert made.status_code == 201
+        token, key_id = made.json()["token"], made.json()["id"]
+        assert client.get("/api/v1/tickets").status_code == 401  # locked from now on
+        assert client.get("/api/v1/tickets", headers=bearer(token)).status_code == 200
+        client.delete(f"/api/v1/keys/{key_id}", headers=bearer(token))
+        assert client.get("/api/v1/tickets").status_code == 401  # revoking did not unlock
+    caplog.clear()
+    with caplog.at_level(logging.INFO), TestClient(create_app(open_steward)) as client:
+        assert "API is OPEN" not in caplog.text
+        assert "API keys required" in caplog.text
+        assert client.get("/api/v1/tickets").status_code == 401
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/metrics").status_code == 200
 
 
-def test_a_key_made_elsewhere_locks_a_running_open_api(
-    database_url: str, clock: FakeClock, tmp_path: Path
-) -> None:
-    steward = build(database_url, clock, tmp_path)
-    try:
-        with TestClient(create_app(steward)) as client:
-            assert client.get("/api/v1/alerts").status_code == 200
-            key(steward, Role.VIEWER)  # as `steward keys create` would, from another process
-            assert client.get("/api/v1/alerts").status_code == 401
-    finally:
-        steward.stop()
+def test_a_key_made_elsewhere_locks_a_running_open_api(open_steward: Steward) -> None:
+    with TestClient(create_app(open_steward)) as client:
+        assert client.get("/api/v1/alerts").status_code == 200
+        key(open_steward, Role.VIEWER)  # as `steward keys create` would, from another process
+        assert client.get("/api/v1/alerts").status_code == 401
 
 
 # --- site scope -------------------------------------------------------------------------
