@@ -64,7 +64,7 @@ SMOKE_STEPS = (0, 200, 1_000)
 READINGS_PER_DEVICE = 3
 READING_GAP_S = 5.0
 """Between a device's readings: an idle elevator's pace."""
-TRACE_DEVICES = 10_000
+TRACE_DEVICES = 2_000
 SMOKE_TRACE_DEVICES = 200
 TRACE_TOP = 15
 TRACE_FRAMES = 12
