@@ -22,6 +22,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import StewardDep
 from steward.runtime import Steward
@@ -205,13 +206,15 @@ def announce_access(steward: Steward) -> None:
         )
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
+bearer = HTTPBearer(
+    auto_error=False,  # a missing key is our 401, in the API's error shape
+    scheme_name="api_key",
+    description="An API key (`steward keys create`) or STEWARD_ADMIN_API_KEY",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def authenticate(request: Request, steward: StewardDep) -> Principal:
+def authenticate(request: Request, steward: StewardDep, credentials: Credentials) -> Principal:
     gate: Gate = request.app.state.access_gate
     bootstrap = steward.settings.admin_api_key
     keys = ApiKeyStore(steward.sessions, steward.clock)
@@ -219,8 +222,8 @@ def authenticate(request: Request, steward: StewardDep) -> Principal:
         gate.closed = True
     if not gate.closed:
         return OPEN
-    token = _bearer(request)
-    if token is None:
+    token = credentials.credentials.strip() if credentials else ""
+    if not token:
         raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
     if bootstrap is not None and hmac.compare_digest(
         token.encode(), bootstrap.get_secret_value().encode()
