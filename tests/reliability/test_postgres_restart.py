@@ -15,10 +15,11 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Row, Select, func, select
 
 from api.app import create_app
 from delivery.config import ENV_ENDPOINT, MQTT_ENDPOINT
@@ -219,9 +220,7 @@ def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
     events = outbox(private_postgres.url, site)
     assert Counter(t for _, t, _ in events) == {EventType.OPENED.value: CARS}
     assert len({e for e, _, _ in events}) == CARS
-    assert sorted(n for _, _, n in events) == sorted(
-        numbers for numbers in ticket_numbers(private_postgres.url, site)
-    )
+    assert sorted(n for _, _, n in events) == sorted(ticket_numbers(private_postgres.url, site))
     received = receiver.ids()
     assert set(received) == {e for e, _, _ in events}
     duplicates = len(received) - len(set(received))
@@ -238,63 +237,47 @@ def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
     )
 
 
-def tickets_by_device(url: str, site: str) -> dict[str, list[str]]:
+def fetch(url: str, statement: Select[Any]) -> list[Row[Any]]:
+    """Rows from the cluster through an engine of the test's own (closed again)."""
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(
-                select(Ticket.device, Ticket.rule).where(Ticket.site == site)
-            ).all()
+            return list(connection.execute(statement).all())
     finally:
         engine.dispose()
+
+
+def tickets_by_device(url: str, site: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for device, rule in rows:
+    for device, rule in fetch(url, select(Ticket.device, Ticket.rule).where(Ticket.site == site)):
         found.setdefault(str(device), []).append(str(rule))
     return found
 
 
 def ticket_numbers(url: str, site: str) -> list[str]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [
-                str(n)
-                for n in connection.execute(select(Ticket.number).where(Ticket.site == site))
-                .scalars()
-                .all()
-            ]
-    finally:
-        engine.dispose()
+    return [str(n) for (n,) in fetch(url, select(Ticket.number).where(Ticket.site == site))]
 
 
 def outbox(url: str, site: str) -> list[tuple[str, str, str]]:
     """(event id, type, ticket number) of every outbox event of the site."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                select(OutboxEvent.event_id, OutboxEvent.type, Ticket.number)
-                .join(Ticket, Ticket.id == OutboxEvent.ticket_id)
-                .where(OutboxEvent.site == site)
-            ).all()
-    finally:
-        engine.dispose()
+    rows = fetch(
+        url,
+        select(OutboxEvent.event_id, OutboxEvent.type, Ticket.number)
+        .join(Ticket, Ticket.id == OutboxEvent.ticket_id)
+        .where(OutboxEvent.site == site),
+    )
     return [(str(e), str(t), str(n)) for e, t, n in rows]
 
 
 def delivered(url: str, event_ids: list[str]) -> dict[str, int]:
     """Delivered rows per endpoint for these events (one row per endpoint and event)."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                select(Delivery.endpoint, func.count())
-                .where(Delivery.event_id.in_(event_ids))
-                .where(Delivery.status == DeliveryStatus.DELIVERED.value)
-                .group_by(Delivery.endpoint)
-            ).all()
-    finally:
-        engine.dispose()
+    rows = fetch(
+        url,
+        select(Delivery.endpoint, func.count())
+        .where(Delivery.event_id.in_(event_ids))
+        .where(Delivery.status == DeliveryStatus.DELIVERED.value)
+        .group_by(Delivery.endpoint),
+    )
     return {str(endpoint): int(count) for endpoint, count in rows}
 
 
