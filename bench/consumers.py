@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from bench.broker import find_binary
 from gateway.topics import SUBSCRIPTIONS
-from steward.paho import release_sockets
+from steward.paho import BufferedClient, release_sockets
 from steward.runtime import Steward
 from steward.settings import Settings
 from steward.site import StewardConfig
@@ -162,15 +162,16 @@ def run_baseline(port: int, client_id: str, qos: int, n: int, timeout_s: float) 
 
 
 class PahoFloor:
-    """paho-mqtt driven the way the gateway drives it (same client options, ``loop(0.05)`` in
-    a loop, manual QoS 1 acks) with a callback that only counts: what Python's MQTT transport
-    alone costs, to tell it apart from the pipeline's own work. Informational."""
+    """paho-mqtt driven the way the gateway drives it (the same buffered client and options,
+    ``loop()`` then ``loop_read()`` while bytes are buffered, manual QoS 1 acks) with a
+    callback that only counts: what Python's MQTT transport alone costs, to tell it apart
+    from the pipeline's own work. Informational."""
 
     def __init__(self, port: int, client_id: str) -> None:
         self.port = port
         self.count = 0
         self.subscribed = False
-        self.client = mqtt.Client(
+        self.client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=False,
@@ -202,7 +203,10 @@ class PahoFloor:
         self.client.connect("127.0.0.1", self.port, 30)
         try:
             while not done() and time.monotonic() < deadline:
-                if self.client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                rc = self.client.loop(timeout=0.0 if self.client.buffered() else 0.05)
+                while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self.client.buffered():
+                    rc = self.client.loop_read()  # as MqttGateway._drain does
+                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
         finally:
             self.client.disconnect()

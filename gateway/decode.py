@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from gateway.payloads import SCHEMAS, Telemetry
 from gateway.reading import Reading, StatusChange
-from gateway.topics import Channel, DeviceRef, TopicError, parse_topic
+from gateway.topics import Channel, DeviceRef, Topic, TopicError, parse_topic
 from steward.site import DeviceRegistry
 
 
@@ -81,6 +81,37 @@ def _schema_detail(exc: ValidationError) -> tuple[Reason, str]:
     return Reason.SCHEMA, "; ".join(parts) + more
 
 
+_NO_FLAGS: frozenset[str] = frozenset()
+_CLOCK_SKEW = frozenset({"clock_skew"})
+TOPIC_CACHE_SIZE = 250_000
+"""Parsed topics kept; past this the cache starts again (a flood of made-up device ids must
+not grow it without bound)."""
+
+
+class _Source:
+    """What the decoder remembers of one device: its ``seq`` and its token bucket."""
+
+    __slots__ = ("last_seq", "refill_at", "tokens")
+
+    def __init__(self) -> None:
+        self.last_seq: int | None = None
+        self.tokens = 0.0
+        self.refill_at: float | None = None
+
+
+class _Known:
+    """A topic seen before: parsed, looked up in the registry, its device's ``_Source``."""
+
+    __slots__ = ("kind_name", "parsed", "registered", "schema", "source")
+
+    def __init__(self, parsed: Topic, registered: bool, source: _Source) -> None:
+        self.parsed = parsed
+        self.registered = registered
+        self.source = source
+        self.kind_name = parsed.ref.kind.value
+        self.schema = SCHEMAS[parsed.ref.kind]
+
+
 class Decoder:
     def __init__(
         self,
@@ -93,18 +124,46 @@ class Decoder:
         device_rate_per_s: float = 20.0,
         device_burst: int = 100,
     ) -> None:
-        self.registry = registry
+        self._registry = registry
         self.device_rate_per_s = device_rate_per_s
         self.device_burst = device_burst
-        self.buckets: dict[str, list[float]] = {}
-        """Token bucket per device: [tokens, last refill time]."""
         self.max_payload_bytes = max_payload_bytes
         self.strict_devices = strict_devices
         self.max_future_s = max_future_s
         self.max_past_s = max_past_s
-        self.last_seq: dict[str, int] = {}
+        self._sources: dict[str, _Source] = {}
+        """Per device key: the hot path finds it through ``_topics`` without hashing a key."""
+        self._topics: dict[str, _Known] = {}
         self.accepted: Counter[str] = Counter()
         self.rejected: Counter[Reason] = Counter()
+
+    @property
+    def registry(self) -> DeviceRegistry:
+        return self._registry
+
+    @registry.setter
+    def registry(self, registry: DeviceRegistry) -> None:
+        """A reloaded site file: registrations are looked up again."""
+        self._registry = registry
+        self._topics = {}
+
+    @property
+    def last_seq(self) -> dict[str, int]:
+        """The last accepted ``seq`` per device key (for the API and tests)."""
+        return {k: s.last_seq for k, s in list(self._sources.items()) if s.last_seq is not None}
+
+    def _known(self, topic: str) -> _Known:
+        """Parse a topic not seen before (raises ``TopicError``) and remember it."""
+        parsed = parse_topic(topic)
+        ref = parsed.ref
+        source = self._sources.get(ref.key)
+        if source is None:
+            source = self._sources[ref.key] = _Source()
+        known = _Known(parsed, self._registry.lookup(ref) is not None, source)
+        if len(self._topics) >= TOPIC_CACHE_SIZE:
+            self._topics = {}
+        self._topics[topic] = known
+        return known
 
     def decode(
         self, topic: str, payload: bytes | bytearray, received_at: float
@@ -118,13 +177,15 @@ class Decoder:
                 payload,
                 received_at,
             )
-        try:
-            parsed = parse_topic(topic)
-        except TopicError as exc:
-            return self.reject(Reason(exc.reason), topic, str(exc), payload, received_at)
+        known = self._topics.get(topic)
+        if known is None:
+            try:
+                known = self._known(topic)
+            except TopicError as exc:
+                return self.reject(Reason(exc.reason), topic, str(exc), payload, received_at)
+        parsed, source = known.parsed, known.source
         ref = parsed.ref
-        registered = self.registry.lookup(ref) is not None
-        if self.strict_devices and not registered:
+        if self.strict_devices and not known.registered:
             return self.reject(
                 Reason.UNREGISTERED,
                 topic,
@@ -147,16 +208,16 @@ class Decoder:
                 )
             online = text == b"online"
             if online:
-                self.last_seq.pop(ref.key, None)  # a rebooted device may count from 0 again
+                source.last_seq = None  # a rebooted device may count from 0 again
             self.accepted["status"] += 1
             return StatusChange(ref, online, received_at)
         try:
-            telemetry = SCHEMAS[ref.kind].model_validate_json(payload)
+            telemetry = known.schema.model_validate_json(payload)
         except ValidationError as exc:
             reason, detail = _schema_detail(exc)
             return self.reject(reason, topic, detail, payload, received_at)
         seq = telemetry.seq
-        last = self.last_seq.get(ref.key)
+        last = source.last_seq
         if seq is not None and last is not None and seq <= last:
             return self.reject(
                 Reason.DUPLICATE_SEQ,
@@ -167,10 +228,10 @@ class Decoder:
             )
         device_time = telemetry.device_time()
         if received_at - self.max_past_s <= device_time <= received_at + self.max_future_s:
-            observed_at, flags = device_time, frozenset[str]()
+            observed_at, flags = device_time, _NO_FLAGS
         else:
-            observed_at, flags = received_at, frozenset({"clock_skew"})
-        if not self._take_token(ref.key, observed_at):
+            observed_at, flags = received_at, _CLOCK_SKEW
+        if not self._take_token(source, observed_at):
             return self.reject(
                 Reason.RATE_LIMITED,
                 topic,
@@ -181,26 +242,30 @@ class Decoder:
                 ref=ref,
             )
         if seq is not None:
-            self.last_seq[ref.key] = seq
-        self.accepted[ref.kind.value] += 1
-        return Reading(ref, cast(Telemetry, telemetry), received_at, observed_at, flags, registered)
+            source.last_seq = seq
+        self.accepted[known.kind_name] += 1
+        return Reading(
+            ref, cast(Telemetry, telemetry), received_at, observed_at, flags, known.registered
+        )
 
-    def _take_token(self, key: str, at: float) -> bool:
+    def _take_token(self, source: _Source, at: float) -> bool:
         """A device flooding the broker must not starve the others (100x its normal rate is
         a misbehaving device): each may burst, then sustain ``device_rate_per_s``. Measured
         in the device's own time, so a device flushing the backlog of a network outage (old
         timestamps, spread over the outage) is not mistaken for a flood."""
-        bucket = self.buckets.get(key)
-        if bucket is None:
-            self.buckets[key] = [self.device_burst - 1.0, at]
+        last = source.refill_at
+        if last is None:
+            source.tokens, source.refill_at = self.device_burst - 1.0, at
             return True
-        elapsed = max(0.0, at - bucket[1])
-        tokens = min(self.device_burst, bucket[0] + elapsed * self.device_rate_per_s)
-        bucket[1] = max(bucket[1], at)
+        elapsed = at - last
+        tokens = source.tokens
+        if elapsed > 0:
+            tokens = min(self.device_burst, tokens + elapsed * self.device_rate_per_s)
+            source.refill_at = at
         if tokens < 1.0:
-            bucket[0] = tokens
+            source.tokens = tokens
             return False
-        bucket[0] = tokens - 1.0
+        source.tokens = tokens - 1.0
         return True
 
     def reject(

@@ -26,7 +26,7 @@ from gateway.topics import SUBSCRIPTIONS
 from rules.decision import Decision
 from rules.engine import RulesEngine
 from steward.clock import Clock
-from steward.paho import release_sockets
+from steward.paho import BufferedClient, release_sockets
 
 log = logging.getLogger("steward.gateway")
 
@@ -114,7 +114,7 @@ class MqttGateway:
         self._thread: threading.Thread | None = None
         self._generation = 0  # connection number: an ack never crosses a reconnect
         self._next_tick = 0.0
-        self._client = mqtt.Client(
+        self._client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=False,
@@ -169,7 +169,8 @@ class MqttGateway:
                 continue
             rc = MQTTErrorCode.MQTT_ERR_SUCCESS
             while not self._stop.is_set() and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-                rc = self._client.loop(timeout=min(0.05, self.tick_interval_s))
+                wait = 0.0 if self._client.buffered() else min(0.05, self.tick_interval_s)
+                rc = self._drain(self._client.loop(timeout=wait))
                 self._tick_if_due()
             if self.stats.connected:
                 attempt = 0
@@ -179,6 +180,16 @@ class MqttGateway:
                 attempt += 1
                 log.warning("MQTT connection lost (%s); reconnecting in %.1fs", rc, delay)
                 self._idle(delay)
+
+    def _drain(self, rc: MQTTErrorCode, most: int = 500) -> MQTTErrorCode:
+        """Handle the packets already read into the client's buffer (``loop()`` handles one
+        per call); ``most`` bounds it so acks, pings and ticks are not held back."""
+        client = self._client
+        for _ in range(most):
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or not client.buffered():
+                break
+            rc = client.loop_read()
+        return rc
 
     def _idle(self, seconds: float) -> None:
         """Wait out a backoff while still firing rule timers."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -31,10 +31,11 @@ class DeviceRef:
     site: str
     kind: Kind
     device: str
+    key: str = field(init=False, repr=False, compare=False)
+    """``site/device``: what state is kept by. Made once, so its hash is computed once."""
 
-    @property
-    def key(self) -> str:
-        return f"{self.site}/{self.device}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.site}/{self.device}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,32 +85,44 @@ class Tracker:
         now: float,
         *,
         frozen: bool = False,
+        started: list[str] | None = None,
     ) -> list[Edge]:
         """Re-evaluate ``rules`` against ``view``. ``event_at`` is when the view was observed
         (start of a dwell); ``now`` is the injected clock (end of a dwell). With ``frozen``,
-        rules that need a healthy sensor are left exactly as they are."""
+        rules that need a healthy sensor are left exactly as they are. Rules whose dwell
+        starts now (held from now, not firing yet) are appended to ``started``."""
         edges: list[Edge] = []
+        states = self.states
         for rule in rules:
             if frozen and rule.needs_healthy_sensor:
                 continue
             hold = rule.holds(view, now)
-            rs = self.states.get(rule.id)
-            if hold is not None:
-                if rs is None:
-                    rs = self.states[rule.id] = RuleState()
-                rs.clear_since = None
-                if rs.since is None:
-                    rs.since = event_at
-                rs.hold_s = hold
-                if not rs.firing and now - rs.since >= hold:
+            if hold is None:
+                if not states:  # the common case: nothing holds, nothing to clear
+                    continue
+                rs = states.get(rule.id)
+                if rs is not None:
+                    edge = self._maybe_clear(rule, rs, view, event_at, now)
+                    if edge is not None:
+                        edges.append(edge)
+                    if not rs.firing and rs.since is None:
+                        del states[rule.id]
+                continue
+            rs = states.get(rule.id)
+            if rs is None:
+                rs = states[rule.id] = RuleState()
+            rs.clear_since = None
+            since = rs.since
+            fresh = since is None
+            if since is None:
+                since = rs.since = event_at
+            rs.hold_s = hold
+            if not rs.firing:
+                if now - since >= hold:
                     rs.firing, rs.fired_at = True, now
-                    edges.append(Edge(rule.id, True, rs.since, now, hold))
-            elif rs is not None:
-                edge = self._maybe_clear(rule, rs, view, event_at, now)
-                if edge is not None:
-                    edges.append(edge)
-                if not rs.firing and rs.since is None:
-                    del self.states[rule.id]
+                    edges.append(Edge(rule.id, True, since, now, hold))
+                elif fresh and started is not None:
+                    started.append(rule.id)
         return edges
 
     @staticmethod
@@ -130,6 +142,8 @@ class Tracker:
 
     def pending(self) -> bool:
         """True while some dwell or clear hysteresis is running: the device needs ticks."""
+        if not self.states:
+            return False
         return any(
             (rs.since is not None and not rs.firing) or rs.clear_since is not None
             for rs in self.states.values()

@@ -224,15 +224,16 @@ class RulesEngine:
         # outage keeps its real timing (an entrapment that lasted fires; a door that closed
         # 5 s later in the backlog does not become an 80 s door fault).
         at = reading.observed_at
-        tracker = state.rules
-        before = _dwelling(tracker) if tracker.states else {}
-        edges = tracker.evaluate(
-            self.rules[reading.ref.kind], state.view, at, at, frozen=self._frozen(state)
+        started: list[str] = []
+        edges = state.rules.evaluate(
+            self.rules[reading.ref.kind],
+            state.view,
+            at,
+            at,
+            frozen=self._frozen(state),
+            started=started,
         )
-        if tracker.states:
-            self.new_dwell = any(
-                before.get(rule_id) != since for rule_id, since in _dwelling(tracker).items()
-            )
+        self.new_dwell = bool(started)
         decisions += self._decide(state, edges, state.view)
         self._arm(reading.ref.key, state)
         return decisions
@@ -325,14 +326,32 @@ class RulesEngine:
                 elif rule is not REPEATED_FAILURE:
                     state.rules.mark_firing(rule_id, opened_at)
 
+    def dwell_starts(self) -> dict[str, dict[str, float]]:
+        """Since when each running dwell has held, by device key (call with ``lock`` held).
+        Cheap: a saver compares it with what it saved and fetches only what changed."""
+        devices = self.devices
+        out = {}
+        for key in self._armed:
+            since = _dwelling(devices[key].rules)
+            if since:
+                out[key] = since
+        return out
+
+    def dwell(self, key: str) -> Dwell | None:
+        """One device's running dwell, with its reading and view memory (``lock`` held)."""
+        state = self.devices.get(key)
+        if state is None or state.reading is None:
+            return None
+        since = _dwelling(state.rules)
+        return Dwell(state.reading, since, view_memo(state.view)) if since else None
+
     def dwells(self) -> dict[str, Dwell]:
         """Every running dwell, by device key (call with ``lock`` held)."""
         out = {}
-        for key in self._armed:
-            state = self.devices[key]
-            since = _dwelling(state.rules)
-            if since and state.reading is not None:
-                out[key] = Dwell(state.reading, since, view_memo(state.view))
+        for key in self.dwell_starts():
+            dwell = self.dwell(key)
+            if dwell is not None:
+                out[key] = dwell
         return out
 
     def resume(self, dwells: Iterable[Dwell]) -> None:
@@ -468,12 +487,18 @@ class RulesEngine:
         )
 
     def _frozen(self, state: DeviceState) -> bool:
+        health, rules = state.health.states, state.rules.states
+        if not health and not rules:
+            return False
         return any(
             RULES_BY_ID[r].sensor_fault for r in state.health.firing_rules()
         ) or state.rules.is_firing("water.sensor_fault")
 
     def _arm(self, key: str, state: DeviceState) -> None:
-        if state.rules.pending():
+        if not state.rules.states:
+            if self._armed:
+                self._armed.pop(key, None)
+        elif state.rules.pending():
             self._armed.setdefault(key, None)
         else:
             self._armed.pop(key, None)

@@ -96,12 +96,14 @@ class DwellSaver:
         clock: Clock,
         *,
         interval_s: float = 1.0,
+        min_gap_s: float = 0.05,
         saved: list[Dwell] | None = None,
     ) -> None:
         self.engine = engine
         self.sessions = sessions
         self.clock = clock
         self.interval_s = interval_s
+        self.min_gap_s = min_gap_s
         self.stats = DwellStats()
         self._saved: dict[str, dict[str, float]] = {
             d.reading.ref.key: dict(d.since) for d in saved or ()
@@ -138,10 +140,15 @@ class DwellSaver:
         with self._lock:
             acks, self._acks = self._acks, []
         with self.engine.lock:
-            dwells = self.engine.dwells()
+            starts = self.engine.dwell_starts()
+            changed = {}
+            for key, since in starts.items():
+                if self._saved.get(key) != since:
+                    dwell = self.engine.dwell(key)
+                    if dwell is not None:
+                        changed[key] = dwell
         now = self.clock.now()
-        changed = {key: d for key, d in dwells.items() if self._saved.get(key) != d.since}
-        gone = [key for key in self._saved if key not in dwells]
+        gone = [key for key in self._saved if key not in starts]
         try:
             if changed or gone:
                 self._write(changed, gone, now)
@@ -193,6 +200,8 @@ class DwellSaver:
         failures = 0
         while not self._stop.is_set():
             self._wake.wait(self.interval_s)
+            # gather what else starts meanwhile into the same write (acks wait this long)
+            self._stop.wait(self.min_gap_s)
             self._wake.clear()
             if self._stop.is_set():
                 break
