@@ -35,6 +35,8 @@ class ElevatorView:
     """Consecutive readings with the car moving and the door not closed."""
     door_cycles: int = 0
     """Door open→closed cycles at a landing since the car last travelled."""
+    codes: frozenset[str] = frozenset()
+    """The controller's fault codes in the latest reading."""
 
     @classmethod
     def first(
@@ -46,6 +48,7 @@ class ElevatorView:
             params,
             occupied_seen=t.occupied is True,
             door_open_moving_samples=int(t.moving and t.door is not Door.CLOSED),
+            codes=_codes(t),
         )
 
     def update(self, t: ElevatorTelemetry) -> None:
@@ -68,10 +71,14 @@ class ElevatorView:
         elif previous.door is not Door.CLOSED and t.door is Door.CLOSED:
             self.door_cycles += 1
         self.t = t
+        self.codes = _codes(t)
 
-    @property
-    def codes(self) -> frozenset[str]:
-        return frozenset(self.t.fault_codes)
+
+_NO_CODES: frozenset[str] = frozenset()
+
+
+def _codes(t: ElevatorTelemetry) -> frozenset[str]:
+    return frozenset(t.fault_codes) if t.fault_codes else _NO_CODES
 
 
 def _stopped_closed_in_service(v: ElevatorView) -> bool:

@@ -24,7 +24,8 @@ class ExtinguisherView:
     """Consecutive readings below the green band."""
     above: int = 0
     recent: deque[tuple[float, float]] = field(default_factory=deque)
-    """(time, pressure) over the last rapid_loss_window_s."""
+    """(time, pressure) over the last rapid_loss_window_s, only the readings that can still
+    be the window's peak (each above every later one): the first is the peak."""
     discharged: bool = False
     """Latched when a discharge is seen, until the gauge is back in its green band (replaced):
     a rapid loss stays a discharge after the full reading has left the rapid-loss window."""
@@ -42,9 +43,12 @@ class ExtinguisherView:
         p = t.pressure_mpa
         self.below = self.below + 1 if p < self.params.green_min_mpa else 0
         self.above = self.above + 1 if p > self.params.green_max_mpa else 0
-        while self.recent and self.recent[0][0] < at - self.th.rapid_loss_window_s:
-            self.recent.popleft()
-        self.recent.append((at, p))
+        recent = self.recent
+        while recent and recent[0][0] < at - self.th.rapid_loss_window_s:
+            recent.popleft()
+        while recent and recent[-1][1] <= p:  # never the peak again while p is in the window
+            recent.pop()
+        recent.append((at, p))
         self.discharged = _discharged(self) or (self.discharged and p < self.params.green_min_mpa)
 
 
@@ -59,7 +63,7 @@ def high(v: ExtinguisherView, _now: float) -> float | None:
 def _discharged(v: ExtinguisherView) -> bool:
     if v.p < v.th.discharged_ratio * v.nominal:
         return True
-    peak = max(q for _, q in v.recent)
+    peak = v.recent[0][1]
     return peak > 0 and (peak - v.p) > v.th.rapid_loss_ratio * peak
 
 

@@ -35,6 +35,26 @@ class BufferedClient(mqtt.Client):
         super().__init__(*args, **kwargs)
         self._chunk = b""
         self._chunk_pos = 0
+        self._filtered = False
+
+    def message_callback_add(self, sub: str, callback: mqtt.CallbackOnMessage) -> None:
+        self._filtered = True
+        super().message_callback_add(sub, callback)
+
+    def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
+        """paho matches every message against per-topic callbacks (a trie walk) before
+        ``on_message``; with none registered, go straight to ``on_message``."""
+        on_message = self.on_message
+        if self._filtered or on_message is None:
+            super()._handle_on_message(message)
+            return
+        with self._in_callback_mutex:
+            try:
+                on_message(self, self._userdata, message)
+            except Exception as err:
+                self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                if not self.suppress_exceptions:
+                    raise
 
     def buffered(self) -> bool:
         """Bytes received and not yet handed to paho."""
