@@ -100,7 +100,8 @@ def smoke_params() -> Params:
 
 
 class Receipts:
-    """First receipt time (``time.time()``) of each (device, event type); every receipt counted."""
+    """First receipt time (``time.time()``) of each (site/device, event type); every receipt
+    counted. (Device ids repeat from site to site.)"""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -111,8 +112,8 @@ class Receipts:
 
     def add(self, body: bytes, at: float, event_id: str | None = None) -> None:
         event = orjson.loads(body)
-        device = str((event.get("data") or {}).get("device"))
-        key = (device, str(event.get("type")))
+        ticket = event.get("data") or {}
+        key = (f"{ticket.get('site')}/{ticket.get('device')}", str(event.get("type")))
         with self.lock:
             if event_id is not None:
                 if event_id in self.ids:
@@ -381,7 +382,7 @@ def _settle(
     params: Params, feed: dict[str, Any], webhook: Receipts, sse: Receipts, note: Progress
 ) -> None:
     """Wait until every alarm reached both receivers (or ``settle_s`` passed)."""
-    devices = {e["device"] for e in feed["events"]}
+    devices = {f"{e['site']}/{e['device']}" for e in feed["events"]}
     deadline = time.monotonic() + params.settle_s
     while time.monotonic() < deadline:
         with webhook.lock, sse.lock:
@@ -406,11 +407,11 @@ def _result(
     opened: dict[str, list[dict[str, Any]]] = {}
     for c in commits:
         if c["status"] == "open" and c["occurrences"] == 1:
-            opened.setdefault(str(c["device"]), []).append(c)
+            opened.setdefault(f"{c['site']}/{c['device']}", []).append(c)
     alarms = []
     problems = []
     for event in feed["events"]:
-        device = event["device"]
+        device = f"{event['site']}/{event['device']}"
         deciding = (
             event["published_wall"] if event["kind"] == "alarm" else event["ts_ms"] / 1000 + dwell
         )
@@ -438,7 +439,7 @@ def _result(
                 "webhook_ms": _since(deciding, webhook.first.get((device, OPENED))),
             }
         )
-    alarm_devices = {e["device"] for e in feed["events"]}
+    alarm_devices = {f"{e['site']}/{e['device']}" for e in feed["events"]}
     other = sum(len(v) for d, v in opened.items() if d not in alarm_devices)
     latency: dict[str, Any] = {}
     for kind in ("alarm", "entrapment", "all"):
