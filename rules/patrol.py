@@ -70,7 +70,9 @@ class PatrolView:
         return self.params.interval_min * 60.0
 
     def overdue_after(self, rounds: int) -> float:
-        return self.last_scan_at + self.interval_s * (rounds + self.th.tolerance_ratio)
+        """Missed ``rounds`` in a row: each round may run ``tolerance_ratio`` long, so two
+        slow rounds (2 × 2 h × 1.2 = 4.8 h) are not two misses."""
+        return self.last_scan_at + self.interval_s * rounds * (1 + self.th.tolerance_ratio)
 
     def update(self, t: PatrolTelemetry, at: float) -> None:
         if at <= self.overdue_after(1):
@@ -175,7 +177,7 @@ PATROL_RULES: tuple[Rule[PatrolView], ...] = (
         "missed",
         Priority.IMPORTANT,
         "Patrol checkpoint missed twice in a row",
-        "key-area checkpoint not scanned within interval_min × (2 + tolerance_ratio)",
+        "key-area checkpoint not scanned within 2 × interval_min × (1 + tolerance_ratio)",
         missed_repeatedly,
         auto_resolve=True,
         clear="the next scan",
