@@ -76,7 +76,8 @@ class Params:
     """The entrapment dwell (``rules.elevator.entrapment_s`` in the site file)."""
     tick_interval_s: float | None = None
     """``STEWARD_TICK_INTERVAL_S`` for the Steward under test (its default: 1 s)."""
-    settle_s: float = 15.0
+    settle_s: float = 60.0
+    """After the feed, wait this long at most for every alarm to reach both receivers."""
     seed: int = 0
     smoke: bool = False
 
@@ -408,8 +409,15 @@ def _result(
     for c in commits:
         if c["status"] == "open" and c["occurrences"] == 1:
             opened.setdefault(f"{c['site']}/{c['device']}", []).append(c)
+    measured = [(t, n) for t, n in samples if n is not None]
+    behind_end = feed["published"] - measured[-1][1] if measured else None
     alarms = []
     problems = []
+    if behind_end is not None and behind_end > 0:
+        problems.append(
+            f"Steward was still {behind_end:,} messages behind the feed when the run stopped: "
+            "alarms among them never reached the rules (a backlog, not a lost message)"
+        )
     for event in feed["events"]:
         device = f"{event['site']}/{event['device']}"
         deciding = (
@@ -448,7 +456,6 @@ def _result(
             stage: stats([a[f"{stage}_ms"] for a in chosen if a[f"{stage}_ms"] is not None])
             for stage in ("decided", "committed", "sse", "webhook")
         }
-    measured = [(t, n) for t, n in samples if n is not None]
     span = measured[-1][0] - measured[0][0] if len(measured) > 1 else 0.0
     steward_rate = (measured[-1][1] - measured[0][1]) / span if span > 0 else 0.0
     behind = [
@@ -464,6 +471,7 @@ def _result(
             "steward_accepted": server.get("accepted"),
             "steward_rejected": server.get("rejected"),
             "steward_behind_max_msgs": max(behind, default=0),
+            "steward_behind_at_end_msgs": behind_end,
             "disconnects": server.get("disconnects"),
             "samples": [(round(t - measured[0][0], 2), n) for t, n in measured],
         },
@@ -562,6 +570,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--qos", type=int, choices=(0, 1), default=None)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--tick-interval", type=float, default=None, help="STEWARD_TICK_INTERVAL_S")
+    parser.add_argument("--settle", type=float, default=None, help="max wait after the feed (60)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--output", type=Path, default=None)
@@ -578,6 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("qos", "qos"),
         ("database_url", "database_url"),
         ("tick_interval", "tick_interval_s"),
+        ("settle", "settle_s"),
     ):
         value = getattr(args, name)
         if value is not None:
