@@ -67,6 +67,10 @@ class WaterView:
         self.fire_low = p < minimum or (self.fire_low and p < back)
         if self.zone is not None:
             (self.zone.low.add if self.zone_low else self.zone.low.discard)(self.key)
+        if self.loop_fault:  # no measurement: the history would judge the repair a burst
+            self.history.clear()
+            self.burst_baseline = None
+            return
         self._track_burst(p, at)
 
     @property
@@ -92,7 +96,10 @@ class WaterView:
             if len(older) >= 3 and recent:
                 baseline = statistics.median(older)
                 drop = max(th.burst_drop_mpa, th.burst_drop_ratio * baseline)
-                if p <= baseline - drop and max(recent) > baseline - drop / 2:
+                # from above the high limit back into the band is a repair (a pressure-
+                # reducing valve fixed), not a burst
+                repaired = baseline > _high_limit(self) and p >= th.low_mpa
+                if p <= baseline - drop and max(recent) > baseline - drop / 2 and not repaired:
                     self.burst_baseline = baseline
         self.history.append((at, p))
 

@@ -1,6 +1,6 @@
-"""Rule behaviour the scenario work ran into that looks wrong, each as a precise input through
-the real decoder and rules engine with what we expected and what the rules do. Strict
-xfails: when a rule is fixed the test passes, fails as XPASS, and its marker goes.
+"""Rule behaviour the scenario work ran into that looked wrong, each as a precise input
+through the real decoder and rules engine with what we expect. They were strict xfails until
+the rules were fixed; a new finding goes here the same way.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import orjson
-import pytest
 
 from gateway.decode import Decoder
 from gateway.reading import Reading
@@ -66,13 +65,9 @@ def _quarter_hour_of(probe: Probe, mpa: float, t: float) -> float:
     return t
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="water.burst: the bogus 0 MPa of a failed loop (2 mA) sets the burst baseline, and "
-    "the burst dwell started before the freeze still runs: after the repair one reading 13 % "
-    "under the old median (a normal dip) fires water.burst at once",
-)
 def test_a_repaired_transmitter_is_not_a_burst() -> None:
+    """The bogus 0 MPa of a failed loop (2 mA) is no measurement: it neither sets a burst
+    baseline nor stays in the history the repaired transmitter is judged against."""
     probe = Probe(Kind.WATER_PRESSURE, {"network": "domestic", "zone": "z"})
     t = _quarter_hour_of(probe, 0.31, START)
     for _ in range(30):  # transmitter failed low: the value is meaningless, clipped to 0
@@ -84,13 +79,8 @@ def test_a_repaired_transmitter_is_not_a_burst() -> None:
     assert probe.fired == ["water.sensor_fault"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="water.burst judges against the rolling median: when a failed pressure-reducing "
-    "valve is repaired, the supply returning from 0.42 to 0.26 MPa within a minute is a "
-    "'drop' from the high plateau that does not recover, and fires water.burst 5 min later",
-)
 def test_a_repaired_pressure_reducing_valve_is_not_a_burst() -> None:
+    """From a plateau above the high limit back into the normal band is a repair."""
     probe = Probe(Kind.WATER_PRESSURE, {"network": "domestic", "zone": "z", "max_mpa": 0.35})
     t = _quarter_hour_of(probe, 0.26, START)
     t = _quarter_hour_of(probe, 0.42, t)  # the valve failed open (high_pressure after 10 min)
