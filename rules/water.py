@@ -235,7 +235,9 @@ WATER_RULES: tuple[Rule[WaterView], ...] = (
         Priority.IMPORTANT,
         "Sudden pressure drop: possible burst pipe",
         "a drop of ≥ burst_drop_mpa or ≥ burst_drop_ratio below the rolling median (last "
-        "baseline_window_s) within burst_window_s, not recovered for burst_confirm_s",
+        "baseline_window_s) within burst_window_s, not recovered for burst_confirm_s; not a "
+        "return from above the high limit into the band (a repair), and readings of a failed "
+        "4–20 mA loop are no history",
         burst,
         clear_after_s=lambda v: v.th.burst_clear_s,
         needs_healthy_sensor=True,
