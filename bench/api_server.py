@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -88,6 +89,9 @@ class CommitLog:
 
 
 def serve(port: int, *, gateway: bool, commit_log: Path | None) -> dict[str, Any]:
+    switch = os.environ.get("BENCH_SWITCH_INTERVAL_S")
+    if switch:  # diagnostic: how long a thread waits for the GIL (CPython default 5 ms)
+        sys.setswitchinterval(float(switch))
     steward = Steward(Settings())
     log = CommitLog(steward) if commit_log is not None else None
     config = uvicorn.Config(
