@@ -46,8 +46,11 @@ def repeated_failure(
     now: float,
     building: str | None,
     location: str,
+    rule: Rule[object] = REPEATED_FAILURE,
 ) -> Decision | None:
-    """A FIRE decision when the elevator has had enough fault tickets in the window."""
+    """A FIRE decision when the elevator has had enough fault tickets in the window. ``th``
+    are the device's own thresholds; ``rule`` carries the operator's priority/category
+    overrides (``rules.engine.effective``)."""
     if fault_tickets < th.repeated_failure_count:
         return None
     where = location or f"elevator {ref.device}"
@@ -56,8 +59,8 @@ def repeated_failure(
         rule=REPEATED_FAILURE.id,
         ref=ref,
         at=now,
-        priority=REPEATED_FAILURE.priority,
-        category=REPEATED_FAILURE.category,
+        priority=rule.priority,
+        category=rule.category,
         title=f"{REPEATED_FAILURE.title}: {where}",
         description=f"{fault_tickets} fault tickets for {where} within "
         f"{th.repeated_failure_window_days} days. The standard asks for a review "

@@ -196,6 +196,11 @@ class RulesEngine:
             own = self.config.model_copy(update={ref.kind.value: th})  # per-device thresholds
             state.calendar_view = CalendarView(params, own, device.timezone)
 
+    def rule(self, rule_id: str) -> Rule[Any] | None:
+        """The rule as configured (priority/category overrides applied); None when the
+        operator switched it off."""
+        return None if self._disabled(rule_id) else self.by_id.get(rule_id)
+
     def _disabled(self, rule_id: str) -> bool:
         override = self.config.overrides.get(rule_id)
         return override is not None and not override.enabled

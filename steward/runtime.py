@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
+from typing import cast
 
 from delivery import dispatcher_from_settings
 from delivery.metrics import DeliveryCollector
@@ -15,8 +16,9 @@ from gateway.decode import DeadLetters, Decoder
 from gateway.mqtt import BrokerAddress, MqttGateway
 from gateway.topics import DeviceRef
 from rules.decision import Action, Decision
-from rules.derived import is_elevator_fault, repeated_failure
+from rules.derived import REPEATED_FAILURE, is_elevator_fault, repeated_failure
 from rules.engine import RulesEngine, check_overrides
+from rules.thresholds import ElevatorThresholds, device_thresholds
 from steward import history
 from steward.clock import Clock, SystemClock, as_datetime
 from steward.dwells import DwellSaver, load_dwells
@@ -105,18 +107,26 @@ class Steward:
     ) -> list[Decision]:
         """ELV-14: a newly opened elevator fault ticket may make it the Nth in the window."""
         opened = {v.dedup_key for v in views if v.occurrences == 1 and v.status == "open"}
-        th = self.config.rules.elevator
+        rule = self.engine.rule(REPEATED_FAILURE.id)  # None: switched off by the operator
         out = []
         for d in decisions:
             if (
-                d.action is not Action.FIRE
+                rule is None
+                or d.action is not Action.FIRE
                 or d.dedup_key not in opened
                 or not is_elevator_fault(d.ref.kind.value, d.rule)
             ):
                 continue
+            device = self.registry.lookup(d.ref)
+            th = cast(
+                ElevatorThresholds,
+                device_thresholds(
+                    self.config.rules, d.ref.kind, device.thresholds if device else {}
+                ),
+            )
             since = as_datetime(d.at - th.repeated_failure_window_days * 86400.0)
             count = history.elevator_fault_tickets(self.sessions, d.ref, since)
-            decision = repeated_failure(d.ref, count, th, d.at, d.building, d.location or "")
+            decision = repeated_failure(d.ref, count, th, d.at, d.building, d.location or "", rule)
             if decision is not None:
                 out.append(decision)
         return out
