@@ -413,11 +413,6 @@ def _result(
     behind_end = feed["published"] - measured[-1][1] if measured else None
     alarms = []
     problems = []
-    if behind_end is not None and behind_end > 0:
-        problems.append(
-            f"Steward was still {behind_end:,} messages behind the feed when the run stopped: "
-            "alarms among them never reached the rules (a backlog, not a lost message)"
-        )
     for event in feed["events"]:
         device = f"{event['site']}/{event['device']}"
         deciding = (
@@ -446,6 +441,12 @@ def _result(
                 "sse_ms": _since(deciding, sse.first.get((device, OPENED))),
                 "webhook_ms": _since(deciding, webhook.first.get((device, OPENED))),
             }
+        )
+    if problems and behind_end is not None and behind_end > 0:
+        problems.insert(
+            0,
+            f"Steward was still {behind_end:,} messages behind the feed when the run stopped: "
+            "alarms among them never reached the rules (a backlog, not a lost message)",
         )
     alarm_devices = {f"{e['site']}/{e['device']}" for e in feed["events"]}
     other = sum(len(v) for d, v in opened.items() if d not in alarm_devices)
