@@ -49,6 +49,32 @@ class Rule(Generic[S]):
     """Dedup scope other than the device, e.g. a water zone: one ticket for the zone."""
 
 
+def make_rule(
+    kind: str,
+    rule_id: str,
+    group: str,
+    priority: Priority,
+    title: str,
+    condition: str,
+    holds: Callable[[Any, float], float | None],
+    *,
+    category: Category = Category.FACILITY,
+    **kw: Any,
+) -> Rule[Any]:
+    """A kind's rule, id ``{kind}.{rule_id}``: each rule module binds its kind (and its
+    defaults) with ``functools.partial``."""
+    return Rule(
+        id=f"{kind}.{rule_id}",
+        group=group,
+        priority=priority,
+        category=category,
+        title=title,
+        condition=condition,
+        holds=holds,
+        **kw,
+    )
+
+
 @dataclass(slots=True)
 class RuleState:
     since: float | None = None

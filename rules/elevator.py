@@ -10,12 +10,11 @@ which needs the ticket history, in rules/derived.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from dataclasses import dataclass
-from typing import Any
 
 from gateway.payloads import Door, ElevatorTelemetry, Mode
-from rules.condition import Rule
+from rules.condition import Rule, make_rule
 from rules.decision import Category, Priority
 from rules.thresholds import ElevatorThresholds
 from steward.site import ElevatorParams
@@ -185,28 +184,7 @@ def controller_fault(v: ElevatorView, _now: float) -> float | None:
     return 0.0 if v.codes - HANDLED_CODES else None
 
 
-def _rule(
-    rule_id: str,
-    group: str,
-    priority: Priority,
-    title: str,
-    condition: str,
-    holds: Callable[[ElevatorView, float], float | None],
-    *,
-    category: Category = Category.FACILITY,
-    **kw: Any,
-) -> Rule[ElevatorView]:
-    return Rule(
-        id=f"elevator.{rule_id}",
-        group=group,
-        priority=priority,
-        category=category,
-        title=title,
-        condition=condition,
-        holds=holds,
-        **kw,
-    )
-
+_rule = functools.partial(make_rule, "elevator")
 
 E, IMP, G = Priority.EMERGENCY, Priority.IMPORTANT, Priority.GENERAL
 PERSON = "a person confirms on site (condition end is recorded)"

@@ -3,13 +3,12 @@ rule in rules/calendar.py). Pressure is judged against the gauge's green band pe
 
 from __future__ import annotations
 
+import functools
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from gateway.payloads import ExtinguisherTelemetry
-from rules.condition import Rule
+from rules.condition import Rule, make_rule
 from rules.decision import Category, Priority
 from rules.thresholds import ExtinguisherThresholds
 from steward.site import ExtinguisherParams
@@ -77,34 +76,13 @@ def removed(v: ExtinguisherView, _now: float) -> float | None:
     return v.th.removed_s if gone else None
 
 
-def _rule(
-    rule_id: str,
-    group: str,
-    priority: Priority,
-    category: Category,
-    title: str,
-    condition: str,
-    holds: Callable[[ExtinguisherView, float], float | None],
-    **kw: Any,
-) -> Rule[ExtinguisherView]:
-    return Rule(
-        id=f"extinguisher.{rule_id}",
-        group=group,
-        priority=priority,
-        category=category,
-        title=title,
-        condition=condition,
-        holds=holds,
-        **kw,
-    )
-
+_rule = functools.partial(make_rule, "extinguisher")
 
 EXTINGUISHER_RULES: tuple[Rule[ExtinguisherView], ...] = (
     _rule(
         "low_pressure",
         "low_pressure",
         Priority.GENERAL,
-        Category.FACILITY,
         "Extinguisher pressure below the green band",
         "pressure < green_min_mpa on ≥ consecutive_readings readings (not discharged)",
         low,
@@ -117,7 +95,6 @@ EXTINGUISHER_RULES: tuple[Rule[ExtinguisherView], ...] = (
         "over_pressure",
         "over_pressure",
         Priority.GENERAL,
-        Category.FACILITY,
         "Extinguisher pressure above the green band",
         "pressure > green_max_mpa on ≥ consecutive_readings readings",
         high,
@@ -129,11 +106,11 @@ EXTINGUISHER_RULES: tuple[Rule[ExtinguisherView], ...] = (
         "discharged",
         "discharged_or_removed",
         Priority.IMPORTANT,
-        Category.SERVICE,
         "Extinguisher discharged or losing pressure fast: check for fire or vandalism",
         "pressure < discharged_ratio × nominal, or fell by > rapid_loss_ratio within "
         "rapid_loss_window_s",
         discharged,
+        category=Category.SERVICE,
         clear="replaced (recorded; a person closes it)",
         source="FEX-03 [E]",
     ),
@@ -141,11 +118,11 @@ EXTINGUISHER_RULES: tuple[Rule[ExtinguisherView], ...] = (
         "removed",
         "discharged_or_removed",
         Priority.GENERAL,
-        Category.SERVICE,
         "Extinguisher removed from its bracket or tilted",
         "on_bracket false or tilt > tilt_deg held ≥ removed_s (with a discharge: the same "
         "ticket, raised to important)",
         removed,
+        category=Category.SERVICE,
         auto_resolve=True,
         clear="back on its bracket, upright",
         source="FEX-04 [E]",

@@ -8,16 +8,15 @@ site: ``shift_misses`` misses in one shift is important. Shifts are in the site'
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.payloads import PatrolTelemetry
-from rules.condition import Rule
+from rules.condition import Rule, make_rule
 from rules.decision import Category, Priority
 from rules.thresholds import PatrolThresholds, Shift
 from steward.site import PatrolParams
@@ -138,27 +137,7 @@ def shift_misses(v: SitePatrolView, now: float) -> float | None:
     return 0.0 if v.misses.get(start, 0) >= v.th.shift_misses else None
 
 
-def _rule(
-    rule_id: str,
-    group: str,
-    priority: Priority,
-    title: str,
-    condition: str,
-    holds: Callable[[Any, float], float | None],
-    **kw: Any,
-) -> Rule[Any]:
-    return Rule(
-        id=f"patrol.{rule_id}",
-        group=group,
-        priority=priority,
-        category=Category.SERVICE,
-        title=title,
-        condition=condition,
-        holds=holds,
-        timed=True,
-        **kw,
-    )
-
+_rule = functools.partial(make_rule, "patrol", category=Category.SERVICE, timed=True)
 
 PATROL_RULES: tuple[Rule[PatrolView], ...] = (
     _rule(

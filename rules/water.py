@@ -8,15 +8,15 @@ sensor fault, which freezes the pressure rules of that sensor instead of raising
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from gateway.payloads import WaterPressureTelemetry
-from rules.condition import Rule
-from rules.decision import Category, Priority
+from rules.condition import Rule, make_rule
+from rules.decision import Priority
 from rules.thresholds import WaterThresholds
 from steward.site import WaterParams
 
@@ -153,26 +153,7 @@ def sensor_fault(v: WaterView, _now: float) -> float | None:
     return v.th.loop_fault_s if v.loop_fault else None
 
 
-def _rule(
-    rule_id: str,
-    group: str,
-    priority: Priority,
-    title: str,
-    condition: str,
-    holds: Callable[[WaterView, float], float | None],
-    **kw: Any,
-) -> Rule[WaterView]:
-    return Rule(
-        id=f"water.{rule_id}",
-        group=group,
-        priority=priority,
-        category=Category.FACILITY,
-        title=title,
-        condition=condition,
-        holds=holds,
-        **kw,
-    )
-
+_rule = functools.partial(make_rule, "water")
 
 WATER_RULES: tuple[Rule[WaterView], ...] = (
     _rule(
