@@ -404,44 +404,17 @@ def _result(
     samples: list[tuple[float, int | None]],
     server: dict[str, Any],
 ) -> dict[str, Any]:
-    dwell = params.entrapment_s
     opened: dict[str, list[dict[str, Any]]] = {}
     for c in commits:
         if c["status"] == "open" and c["occurrences"] == 1:
             opened.setdefault(f"{c['site']}/{c['device']}", []).append(c)
     measured = [(t, n) for t, n in samples if n is not None]
     behind_end = feed["published"] - measured[-1][1] if measured else None
-    alarms = []
-    problems = []
-    for event in feed["events"]:
-        device = f"{event['site']}/{event['device']}"
-        deciding = (
-            event["published_wall"] if event["kind"] == "alarm" else event["ts_ms"] / 1000 + dwell
-        )
-        tickets = {c["number"]: c for c in opened.get(device, [])}
-        if len(tickets) != 1:
-            problems.append(f"{device} ({event['kind']}): {len(tickets)} tickets opened, not 1")
-        first = min(tickets.values(), key=lambda c: c["committed_wall"], default=None)
-        if first is not None and first["rule"] != ALARM_RULES[event["kind"]]:
-            problems.append(f"{device}: opened by {first['rule']}")
-        for name, receipts in (("webhook", webhook), ("sse", sse)):
-            count = receipts.count.get((device, OPENED), 0)
-            if count != 1:
-                problems.append(f"{device}: {count} {name} 'opened' events, not 1")
-
-        alarms.append(
-            {
-                **event,
-                "rule": None if first is None else first["rule"],
-                "deciding_wall": deciding,
-                "decided_ms": _since(deciding, None if first is None else first["decided_wall"]),
-                "committed_ms": _since(
-                    deciding, None if first is None else first["committed_wall"]
-                ),
-                "sse_ms": _since(deciding, sse.first.get((device, OPENED))),
-                "webhook_ms": _since(deciding, webhook.first.get((device, OPENED))),
-            }
-        )
+    problems: list[str] = []
+    alarms = [
+        _alarm(event, params.entrapment_s, opened, webhook, sse, problems)
+        for event in feed["events"]
+    ]
     if problems and behind_end is not None and behind_end > 0:
         problems.insert(
             0,
@@ -449,7 +422,6 @@ def _result(
             "alarms among them never reached the rules (a backlog, not a lost message)",
         )
     alarm_devices = {f"{e['site']}/{e['device']}" for e in feed["events"]}
-    other = sum(len(v) for d, v in opened.items() if d not in alarm_devices)
     latency: dict[str, Any] = {}
     for kind in ("alarm", "entrapment", "all"):
         chosen = [a for a in alarms if kind in ("all", a["kind"])]
@@ -457,6 +429,60 @@ def _result(
             stage: stats([a[f"{stage}_ms"] for a in chosen if a[f"{stage}_ms"] is not None])
             for stage in ("decided", "committed", "sse", "webhook")
         }
+    return {
+        "feed": {k: v for k, v in feed.items() if k != "events"},
+        "background": _background(feed, measured, behind_end, server),
+        "latency": latency,
+        "alarms": alarms,
+        "other_tickets_opened": sum(len(v) for d, v in opened.items() if d not in alarm_devices),
+        "webhook_duplicates": webhook.duplicates,
+        "server": server,
+        "accounting": {"ok": not problems, "problems": problems[:50]},
+    }
+
+
+def _alarm(
+    event: dict[str, Any],
+    dwell_s: float,
+    opened: dict[str, list[dict[str, Any]]],
+    webhook: Receipts,
+    sse: Receipts,
+    problems: list[str],
+) -> dict[str, Any]:
+    """One alarm's timings from its deciding event; what does not add up goes to
+    ``problems``."""
+    device = f"{event['site']}/{event['device']}"
+    deciding = (
+        event["published_wall"] if event["kind"] == "alarm" else event["ts_ms"] / 1000 + dwell_s
+    )
+    tickets = {c["number"]: c for c in opened.get(device, [])}
+    if len(tickets) != 1:
+        problems.append(f"{device} ({event['kind']}): {len(tickets)} tickets opened, not 1")
+    first = min(tickets.values(), key=lambda c: c["committed_wall"], default=None)
+    if first is not None and first["rule"] != ALARM_RULES[event["kind"]]:
+        problems.append(f"{device}: opened by {first['rule']}")
+    for name, receipts in (("webhook", webhook), ("sse", sse)):
+        count = receipts.count.get((device, OPENED), 0)
+        if count != 1:
+            problems.append(f"{device}: {count} {name} 'opened' events, not 1")
+    return {
+        **event,
+        "rule": None if first is None else first["rule"],
+        "deciding_wall": deciding,
+        "decided_ms": _since(deciding, None if first is None else first["decided_wall"]),
+        "committed_ms": _since(deciding, None if first is None else first["committed_wall"]),
+        "sse_ms": _since(deciding, sse.first.get((device, OPENED))),
+        "webhook_ms": _since(deciding, webhook.first.get((device, OPENED))),
+    }
+
+
+def _background(
+    feed: dict[str, Any],
+    measured: list[tuple[float, int]],
+    behind_end: int | None,
+    server: dict[str, Any],
+) -> dict[str, Any]:
+    """The rate offered and the rate Steward processed (from the /metrics samples)."""
     span = measured[-1][0] - measured[0][0] if len(measured) > 1 else 0.0
     steward_rate = (measured[-1][1] - measured[0][1]) / span if span > 0 else 0.0
     behind = [
@@ -464,24 +490,15 @@ def _result(
         for t, n in measured
     ]
     return {
-        "feed": {k: v for k, v in feed.items() if k != "events"},
-        "background": {
-            "published_msg_per_s": round(feed["rate"]),
-            "steward_processed_msg_per_s": round(steward_rate),
-            "steward_processed": server.get("messages_in"),
-            "steward_accepted": server.get("accepted"),
-            "steward_rejected": server.get("rejected"),
-            "steward_behind_max_msgs": max(behind, default=0),
-            "steward_behind_at_end_msgs": behind_end,
-            "disconnects": server.get("disconnects"),
-            "samples": [(round(t - measured[0][0], 2), n) for t, n in measured],
-        },
-        "latency": latency,
-        "alarms": alarms,
-        "other_tickets_opened": other,
-        "webhook_duplicates": webhook.duplicates,
-        "server": server,
-        "accounting": {"ok": not problems, "problems": problems[:50]},
+        "published_msg_per_s": round(feed["rate"]),
+        "steward_processed_msg_per_s": round(steward_rate),
+        "steward_processed": server.get("messages_in"),
+        "steward_accepted": server.get("accepted"),
+        "steward_rejected": server.get("rejected"),
+        "steward_behind_max_msgs": max(behind, default=0),
+        "steward_behind_at_end_msgs": behind_end,
+        "disconnects": server.get("disconnects"),
+        "samples": [(round(t - measured[0][0], 2), n) for t, n in measured],
     }
 
 

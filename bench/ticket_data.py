@@ -246,56 +246,23 @@ class Generator:
         number = ticket_number(pk)
         status = _status(self.end - opened, rng)
         manual = rng.random() < MANUAL_SHARE
-        if manual:
-            site = self.sites[min(int(rng.paretovariate(1.2)) - 1, SITES - 1)]
-            device = kind = rule = building = None
-            priority = rng.choices(("general", "important", "emergency"), (85, 12, 3))[0]
-            category = rng.choices(("facility", "service", "fee", "other"), (60, 25, 10, 5))[0]
-            title, source = "Owner complaint: " + rng.choice(_COMPLAINTS), "manual"
-            dedup_key = f"manual/{number}"
-            evidence: dict[str, Any] = {}
-            reporter: dict[str, Any] | None = {
-                "room": f"{rng.randint(1, 30)}-{rng.randint(1, 30) * 100 + rng.randint(1, 4)}",
-                "name": "Owner",
-                "phone": f"1380000{rng.randint(0, 9999):04d}",
-                "channel": rng.choice(("phone", "app", "front_desk")),
-            }
-        else:
-            d = rng.choices(self.devices, cum_weights=self.weights)[0]
-            site, building, kind, device = d.site, d.building, d.kind, d.device
-            rules = RULE_WEIGHTS[kind]
-            rule = rng.choices(list(rules), list(rules.values()))[0]
-            spec = RULES_BY_ID[rule]
-            priority, category, title = spec.priority.value, spec.category.value, spec.title
-            source = "rule"
-            dedup_key = f"{site}/{kind}/{device}/{spec.group}"
-            evidence = {
-                "condition": spec.condition[:80],
-                "condition_since": _iso(opened - rng.uniform(0, 120)),
-                "reading": {"seq": rng.randint(1, 10**6)},
-            }
-            reporter = None
+        subject = self._complaint(number) if manual else self._condition(opened)
+        evidence = subject.pop("evidence")
         active = status in ("open", "acknowledged", "in_progress")
+        dedup_key = subject["dedup_key"]
         if active and dedup_key in self.active:
             status, active = "resolved", False  # one active ticket per condition
         if active:
             self.active.add(dedup_key)
+        priority = subject["priority"]
         respond, onsite, plan, resolve = SLA[priority]
         t: dict[str, Any] = dict.fromkeys(TICKET_COLUMNS)
         t.update(
+            subject,
             id=pk,
             number=number,
-            site=site,
-            building=building,
-            device=device,
-            kind=kind,
-            rule=rule,
-            category=category,
-            priority=priority,
             status=status,
-            title=title,
             description="",
-            source=source,
             opened_at=opened,
             respond_by=opened + respond,
             onsite_by=opened + onsite,
@@ -304,10 +271,8 @@ class Generator:
             escalation_level=0,
             occurrences=1 + (int(rng.expovariate(1.0)) if not manual else 0),
             last_occurrence_at=opened,
-            dedup_key=dedup_key,
             active_dedup_key=dedup_key if active else None,
             evidence=orjson.dumps(evidence).decode(),
-            reporter=None if reporter is None else orjson.dumps(reporter).decode(),
             sla_state="{}",
         )
         events: list[_Event] = [
@@ -315,13 +280,9 @@ class Generator:
         ]
         self._lifecycle(t, status, opened, manual, events)
         out.tickets.append(t)
+        opened_data = {"rule": t["rule"], "detected_at": _iso(opened), "evidence": evidence}
         for actor, action, before, after, at in events:
             self.event_id += 1
-            data = (
-                {"rule": rule, "detected_at": _iso(opened), "evidence": evidence}
-                if action == "opened"
-                else {}
-            )
             out.events.append(
                 {
                     "id": self.event_id,
@@ -332,11 +293,65 @@ class Generator:
                     "from_status": before,
                     "to_status": after,
                     "note": None if action == "opened" else "bench",
-                    "data": orjson.dumps(data).decode(),
+                    "data": orjson.dumps(opened_data if action == "opened" else {}).decode(),
                 }
             )
         self.by_status[status] = self.by_status.get(status, 0) + 1
         self.by_priority[priority] = self.by_priority.get(priority, 0) + 1
+
+    def _complaint(self, number: str) -> dict[str, Any]:
+        """An owner's manual ticket: no device, rule or evidence; a reporter."""
+        rng = self.rng
+        site = self.sites[min(int(rng.paretovariate(1.2)) - 1, SITES - 1)]
+        priority = rng.choices(("general", "important", "emergency"), (85, 12, 3))[0]
+        category = rng.choices(("facility", "service", "fee", "other"), (60, 25, 10, 5))[0]
+        title = "Owner complaint: " + rng.choice(_COMPLAINTS)
+        reporter = {
+            "room": f"{rng.randint(1, 30)}-{rng.randint(1, 30) * 100 + rng.randint(1, 4)}",
+            "name": "Owner",
+            "phone": f"1380000{rng.randint(0, 9999):04d}",
+            "channel": rng.choice(("phone", "app", "front_desk")),
+        }
+        return {
+            "site": site,
+            "building": None,
+            "device": None,
+            "kind": None,
+            "rule": None,
+            "priority": priority,
+            "category": category,
+            "title": title,
+            "source": "manual",
+            "dedup_key": f"manual/{number}",
+            "reporter": orjson.dumps(reporter).decode(),
+            "evidence": {},
+        }
+
+    def _condition(self, opened: float) -> dict[str, Any]:
+        """A rule's ticket on a device (the failure-prone ones more often)."""
+        rng = self.rng
+        d = rng.choices(self.devices, cum_weights=self.weights)[0]
+        rules = RULE_WEIGHTS[d.kind]
+        rule = rng.choices(list(rules), list(rules.values()))[0]
+        spec = RULES_BY_ID[rule]
+        return {
+            "site": d.site,
+            "building": d.building,
+            "device": d.device,
+            "kind": d.kind,
+            "rule": rule,
+            "priority": spec.priority.value,
+            "category": spec.category.value,
+            "title": spec.title,
+            "source": "rule",
+            "dedup_key": f"{d.site}/{d.kind}/{d.device}/{spec.group}",
+            "reporter": None,
+            "evidence": {
+                "condition": spec.condition[:80],
+                "condition_since": _iso(opened - rng.uniform(0, 120)),
+                "reading": {"seq": rng.randint(1, 10**6)},
+            },
+        }
 
     def _lifecycle(
         self,
