@@ -298,8 +298,15 @@ class RulesEngine:
     def _timed_scan(self, now: float) -> list[Decision]:
         decisions: list[Decision] = []
         for state in self.devices.values():
-            # (a device may be firing without an accepted reading: all its messages dropped)
-            if state.last_seen is not None or state.health.states:
+            # Only silence can start a timed health rule (misbehaving and flapping start on
+            # events and only end with time): a device with no health state that was heard
+            # from lately needs nothing, which keeps this scan cheap for a large estate. (A
+            # device may be firing without an accepted reading: all its messages dropped.)
+            hv = state.health_view
+            seen, limit = hv.last_seen, hv.silence_limit_s
+            if state.health.states or (
+                seen is not None and limit is not None and now - seen > limit
+            ):
                 decisions += self._evaluate_health(state, now, now, self.timed_health)
             timed = self.timed[state.device.ref.kind]
             if timed and state.view is not None:
