@@ -54,7 +54,7 @@ import orjson
 from bench.alarm_feed import ENTRAPMENT_S, fleet_config
 from bench.broker import BenchBroker, free_port
 from bench.machine import code_info, machine_info
-from bench.report import Outcome, Progress, Row, append_result, make_progress, results_path, table
+from bench.report import Outcome, Progress, Row, make_progress, table, write_result
 
 COMMIT_TARGET_MS = 50.0
 WEBHOOK_TARGET_MS = 100.0
@@ -510,35 +510,24 @@ def rows_of(result: dict[str, Any]) -> list[Row]:
     ok = result["accounting"]["ok"]
     rate = result["background"]["published_msg_per_s"]
     latency = result["latency"]
-    rows = [
+    return [
         Row(
-            f"alarm -> committed ticket p99 ({kind}, {rate:,} msg/s)",
+            f"alarm -> {label} p99 ({kind}, {rate:,} msg/s)",
             None,
-            latency[kind]["committed"]["p99_ms"] or 0.0,
+            latency[kind][stage]["p99_ms"] or 0.0,
             "ms",
-            COMMIT_TARGET_MS,
+            target,
             ok,
             target_on="ours",
             lower_is_better=True,
         )
-        for kind in ("alarm", "entrapment")
-        if latency[kind]["committed"]["n"]
-    ]
-    rows += [
-        Row(
-            f"alarm -> webhook p99 ({kind}, {rate:,} msg/s)",
-            None,
-            latency[kind]["webhook"]["p99_ms"] or 0.0,
-            "ms",
-            WEBHOOK_TARGET_MS,
-            ok,
-            target_on="ours",
-            lower_is_better=True,
+        for stage, label, target in (
+            ("committed", "committed ticket", COMMIT_TARGET_MS),
+            ("webhook", "webhook", WEBHOOK_TARGET_MS),
         )
         for kind in ("alarm", "entrapment")
-        if latency[kind]["webhook"]["n"]
+        if latency[kind][stage]["n"]
     ]
-    return rows
 
 
 def summary(result: dict[str, Any]) -> str:
@@ -616,13 +605,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(rows))
     print()
     print(summary(result))
-    output: Path | None = args.output
-    if output is None and not params.smoke:
-        output = results_path("alarm_latency")
-    if output is not None and not args.no_write:
-        result["rows"] = [row.as_dict() for row in rows]
-        append_result(output, result)
-        print(f"results appended to {output}")
+    written = write_result(
+        "alarm_latency",
+        result,
+        rows,
+        output=args.output,
+        smoke=params.smoke,
+        no_write=args.no_write,
+    )
+    if written is not None:
+        print(f"results appended to {written}")
     return 0 if result["accounting"]["ok"] else 1
 
 

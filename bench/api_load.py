@@ -47,7 +47,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bench.broker import free_port
 from bench.machine import code_info, machine_info
-from bench.report import Outcome, Progress, Row, append_result, make_progress, results_path, table
+from bench.report import Outcome, Progress, Row, make_progress, table, write_result
 from bench.ticket_data import (
     DataInfo,
     Loaded,
@@ -582,13 +582,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(rows))
     print()
     print(summary(result))
-    output: Path | None = args.output
-    if output is None and not params.smoke:
-        output = results_path("api_load")
-    if output is not None and not args.no_write:
-        result["rows"] = [row.as_dict() for row in rows]
-        append_result(output, result)
-        print(f"results appended to {output}")
+    written = write_result(
+        "api_load", result, rows, output=args.output, smoke=params.smoke, no_write=args.no_write
+    )
+    if written is not None:
+        print(f"results appended to {written}")
     return 0 if answered_ok(result) else 1
 
 

@@ -162,3 +162,23 @@ def append_result(path: Path, result: dict[str, Any]) -> None:
             runs = []
     runs.append(result)
     path.write_text(json.dumps({"runs": runs}, indent=2, sort_keys=False) + "\n")
+
+
+def write_result(
+    name: str,
+    result: dict[str, Any],
+    rows: Sequence[Row],
+    *,
+    output: Path | None,
+    smoke: bool,
+    no_write: bool,
+) -> Path | None:
+    """A standalone run's result, with its table rows, appended to ``output`` (by default
+    ``bench/results/<day>-<name>.json``; a smoke run writes only to an explicit ``output``).
+    Returns the file written, if any."""
+    if output is None and not smoke:
+        output = results_path(name)
+    if output is None or no_write:
+        return None
+    append_result(output, {**result, "rows": [row.as_dict() for row in rows]})
+    return output
