@@ -116,10 +116,13 @@ class DwellSaver:
         self._thread: threading.Thread | None = None
 
     def submit(self, ack: Ack | None) -> None:
-        """A reading started a dwell: save soon, then acknowledge it."""
-        if ack is not None:
-            with self._lock:
-                self._acks.append(ack)
+        """A reading started a dwell: with an ack (QoS 1), save soon and then acknowledge
+        it; without one (QoS 0, nothing to hold back), the next periodic save takes it. A
+        busy estate starts dwells all the time (a door held open at a landing is one)."""
+        if ack is None:
+            return
+        with self._lock:
+            self._acks.append(ack)
         self._wake.set()
 
     def start(self) -> None:
