@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from api.access import API_PREFIX, Gate, announce_access, authorize
-from api.errors import ACCESS_RESPONSES, install_error_handlers
+from api.errors import V1_RESPONSES, install_error_handlers
 from api.routes import (
     admin,
     alerts,
@@ -74,7 +74,7 @@ def create_app(steward: Steward | None = None, settings: Settings | None = None)
             router,
             prefix=API_PREFIX,
             dependencies=[Depends(authorize)],
-            responses=ACCESS_RESPONSES,
+            responses=V1_RESPONSES,
         )
     app.include_router(health.router)
     return app

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -39,6 +40,31 @@ ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "No API key, or an unknown or revoked one"},
     403: {"model": ErrorResponse, "description": "The key's role or site does not allow this"},
 }
+V1_RESPONSES = {**ACCESS_RESPONSES, 422: ERROR_RESPONSES[422]}
+"""What any ``/api/v1`` route may answer: the 422 too, since ``_validation`` below gives every
+route this shape, not FastAPI's default ``{"detail": [...]}``."""
+
+
+def as_json(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """The same errors for a route whose own answer is not JSON (the SSE stream): FastAPI
+    would document a ``model`` response under the route's media type."""
+    ref = {"$ref": f"#/components/schemas/{ErrorResponse.__name__}"}
+    return {
+        status: {"description": r["description"], "content": {"application/json": {"schema": ref}}}
+        for status, r in responses.items()
+    }
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the path answers to. Starlette's 405 names only those of the first route
+    whose path matched (``Allow: POST`` for ``/silences``, which has GET too)."""
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and route.methods and regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -62,8 +88,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return error(403, "forbidden", str(exc), exc.details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error(exc.status_code, "http_error", str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = error(exc.status_code, "http_error", str(exc.detail))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: a 405 lists what the resource does support
+            response.headers["Allow"] = allowed_methods(request)
+        return response
 
     @app.exception_handler(TicketNotFound)
     async def _not_found(_r: Request, exc: TicketNotFound) -> JSONResponse:

@@ -17,7 +17,7 @@ from gateway.topics import Kind
 from rules.decision import Category, Priority
 from tickets.errors import BadCursor, InvalidRequest
 from tickets.lifecycle import Status
-from tickets.models import Ticket
+from tickets.models import MAX_ROW_ID, Ticket
 
 MAX_LIMIT = 500
 _CURSOR_PREFIX = "t:"
@@ -90,6 +90,6 @@ def decode_cursor(cursor: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadCursor(f"cursor {cursor[:40]!r} is not one this API returned") from None
     digits = raw.removeprefix(_CURSOR_PREFIX)
-    if not raw.startswith(_CURSOR_PREFIX) or not digits.isdigit() or len(digits) > 18:
+    if not raw.startswith(_CURSOR_PREFIX) or not digits.isdigit() or int(digits) > MAX_ROW_ID:
         raise BadCursor(f"cursor {cursor[:40]!r} is not one this API returned")
     return int(digits)

@@ -11,9 +11,11 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import StewardDep
 from api.errors import ERROR_RESPONSES
+from api.params import RowId
 from delivery.log import DeliveryLog, DeliveryNotFoundError
 from delivery.models import DeliveryStatus
 from delivery.schemas import DeliveryPage, DeliveryView, EndpointHealth, ReplayResult
+from tickets.models import MAX_ROW_ID
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"], responses=ERROR_RESPONSES)
 EndpointName = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
@@ -42,6 +44,8 @@ def list_deliveries(
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
 ) -> DeliveryPage:
     """Newest first, each with its attempts; ``event_id`` shows one event at every endpoint."""
+    if cursor is not None and int(cursor) > MAX_ROW_ID:  # next_cursor is a row id
+        raise HTTPException(400, f"cursor '{cursor}' is not one this API returned")
     return _log(steward).list(
         endpoint=endpoint,
         status=status,
@@ -78,13 +82,13 @@ def replay_failed(steward: StewardDep, name: EndpointName) -> ReplayResult:
 
 
 @router.get("/{delivery_id}", response_model=DeliveryView)
-def get_delivery(steward: StewardDep, delivery_id: int) -> DeliveryView:
+def get_delivery(steward: StewardDep, delivery_id: RowId) -> DeliveryView:
     with _found():
         return _log(steward).get(delivery_id)
 
 
 @router.post("/{delivery_id}/replay", response_model=DeliveryView)
-def replay_delivery(steward: StewardDep, delivery_id: int) -> DeliveryView:
+def replay_delivery(steward: StewardDep, delivery_id: RowId) -> DeliveryView:
     """Send the event again, with the same ``webhook-id``."""
     with _found():
         return _log(steward).replay(delivery_id)

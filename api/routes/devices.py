@@ -16,7 +16,8 @@ from steward.clock import iso
 from steward.runtime import Steward
 
 router = APIRouter(tags=["devices"], responses=ERROR_RESPONSES)
-Id = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
+SiteId = Annotated[str, Path(pattern=ID_PATTERN.pattern, examples=["oak"])]
+DeviceId = Annotated[str, Path(pattern=ID_PATTERN.pattern, examples=["car-1"])]
 
 
 class DeviceView(BaseModel):
@@ -108,7 +109,7 @@ def list_devices(
 
 
 @router.get("/devices/{site}/{device}", response_model=DeviceView)
-def get_device(steward: StewardDep, caller: Caller, site: Id, device: Id) -> DeviceView:
+def get_device(steward: StewardDep, caller: Caller, site: SiteId, device: DeviceId) -> DeviceView:
     if not caller.sees(site):
         raise device_not_found(site, device)
     for view in _views(steward, steward.engine.device_states()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from api.deps import StewardDep
 
@@ -16,7 +17,18 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+class Readiness(BaseModel):
+    status: str
+    """``ready`` or ``not_ready``."""
+    checks: dict[str, bool]
+    """Each dependency (``broker``, ``database``): reachable or not."""
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A dependency is unreachable"}},
+)
 def readyz(steward: StewardDep) -> JSONResponse:
     checks = steward.readiness()
     ready = all(checks.values())

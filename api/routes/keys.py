@@ -4,20 +4,20 @@ from the command line, for the first key."""
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import Caller
 from api.deps import StewardDep
 from api.errors import ERROR_RESPONSES
+from api.params import RowId
 from tickets.api_keys import ApiKeyNotFound, ApiKeyStore, ApiKeyView, Role
 from tickets.schemas import Identifier
 
 log = logging.getLogger("steward.api.access")
 router = APIRouter(prefix="/keys", tags=["keys"], responses=ERROR_RESPONSES)
-KeyId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+KeyId = RowId
 
 
 class ApiKeyIn(BaseModel):

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from api.access import Caller, Principal
 from api.deps import StewardDep
 from api.errors import ERROR_RESPONSES
+from api.params import RowId
 from steward.runtime import Steward
 from tickets.schemas import EndSilenceIn, SilenceIn, SilenceState, SilenceView
 from tickets.silences import SilenceNotFound
 
 router = APIRouter(prefix="/silences", tags=["silences"], responses=ERROR_RESPONSES)
-SilenceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+SilenceId = RowId
 
 
 def _visible(steward: Steward, caller: Principal, silence_id: int) -> SilenceView:

@@ -15,20 +15,29 @@ import anyio
 import orjson
 from fastapi import APIRouter, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from api.access import Caller
 from api.deps import StewardDep
+from api.errors import V1_RESPONSES, as_json
+from tickets.models import MAX_ROW_ID
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 POLL_INTERVAL_S = 0.25
 BATCH = 200
 RECONNECT_MS = 2000
-Position = Annotated[str | None, Header(pattern=r"^[0-9]{1,18}$")]
+# Documented as a plain string: a header is absent or a string, never JSON null (FastAPI
+# would say "string or null", and a client following that sends the text "null").
+Position = Annotated[
+    str | None,
+    Header(pattern=r"^[0-9]{1,18}$"),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,18}$"}),
+]
 
 
-@router.get("/stream", response_class=EventSourceResponse)
+@router.get("/stream", response_class=EventSourceResponse, responses=as_json(V1_RESPONSES))
 async def stream_ticket_events(
     steward: StewardDep,
     caller: Caller,
@@ -43,6 +52,7 @@ async def stream_ticket_events(
         position = after
     else:
         position = await run_in_threadpool(steward.tickets.last_outbox_pk)
+    position = min(position, MAX_ROW_ID)  # past every id either way; PostgreSQL refuses more
     yield ServerSentEvent(comment=f"steward ticket events after {position}", retry=RECONNECT_MS)
     while True:
         events = await run_in_threadpool(

@@ -4,18 +4,17 @@ downsampled, from the embedded store or (when configured) InfluxDB through Flux.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from api.access import Caller
 from api.deps import StewardDep
-from api.errors import ERROR_RESPONSES
-from api.routes.devices import device_not_found
-from gateway.topics import ID_PATTERN
+from api.errors import ERROR_RESPONSES, ErrorResponse
+from api.params import Instant
+from api.routes.devices import DeviceId, SiteId, device_not_found
 from steward.clock import iso
 from steward.runtime import Steward
 from telemetry.embedded import EmbeddedStore
@@ -23,8 +22,8 @@ from telemetry.query import QueryError, SeriesPoint, check_window, parse_step
 from telemetry.sink import TelemetrySink
 
 log = logging.getLogger("steward.api")
-router = APIRouter(tags=["telemetry"], responses={**ERROR_RESPONSES, 503: ERROR_RESPONSES[404]})
-Id = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
+UNAVAILABLE = {"model": ErrorResponse, "description": "Telemetry storage not running or failing"}
+router = APIRouter(tags=["telemetry"], responses={**ERROR_RESPONSES, 503: UNAVAILABLE})
 DEFAULT_WINDOW_S = 3600.0
 MAX_BUCKETS = 10_000
 
@@ -85,14 +84,14 @@ def _point(p: SeriesPoint) -> PointView:
 def device_telemetry(
     steward: StewardDep,
     caller: Caller,
-    site: Id,
-    device: Id,
+    site: SiteId,
+    device: DeviceId,
     from_: Annotated[
-        datetime | None,
+        Instant | None,
         Query(alias="from", description="RFC 3339 or epoch seconds; default: `to` - 1 h"),
     ] = None,
     to: Annotated[
-        datetime | None, Query(description="RFC 3339 or epoch seconds; default: now")
+        Instant | None, Query(description="RFC 3339 or epoch seconds; default: now")
     ] = None,
     field: Annotated[
         list[str] | None, Query(description="repeatable; default: every field of the kind")

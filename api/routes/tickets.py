@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from api.access import Caller, Principal
 from api.deps import StewardDep
 from api.errors import ERROR_RESPONSES
+from api.params import Instant
 from api.routes.telemetry import telemetry_link
 from gateway.topics import Kind
 from rules.decision import Category, Priority
@@ -27,7 +28,9 @@ from tickets.schemas import (
 )
 
 router = APIRouter(prefix="/tickets", tags=["tickets"], responses=ERROR_RESPONSES)
-TicketNumber = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
+TicketNumber = Annotated[
+    str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$", examples=["ST-000001"])
+]
 
 
 def _in_scope(steward: Steward, caller: Principal, number: str) -> None:
@@ -47,8 +50,8 @@ def list_tickets(
     kind: Kind | None = None,
     device: Annotated[str | None, Query(max_length=63)] = None,
     rule: Annotated[str | None, Query(max_length=100)] = None,
-    opened_after: datetime | None = None,
-    opened_before: datetime | None = None,
+    opened_after: Instant | None = None,
+    opened_before: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> TicketPage:

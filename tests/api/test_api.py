@@ -16,6 +16,7 @@ from rules.decision import Action, Category, Decision, Priority
 from steward.clock import FakeClock
 from steward.runtime import Steward
 from steward.settings import Settings
+from tickets.listing import encode_cursor
 
 COMPLAINT = {
     "site": "maple",
@@ -130,6 +131,13 @@ def test_manual_ticket_with_idempotency_key(client: TestClient) -> None:
         ("get", "/api/v1/devices/maple/NOT_AN_ID", None, 422, "validation_error"),
         ("get", "/api/v1/devices/maple/unknown", None, 404, "http_error"),
         ("get", "/api/v1/nope", None, 404, "http_error"),
+        # Ids past 32 bits were a 500 on PostgreSQL (integer out of range), found by the
+        # schema fuzzer (tests/api/test_schema_fuzz.py).
+        ("get", "/api/v1/deliveries/2147483648", None, 422, "validation_error"),
+        ("post", "/api/v1/deliveries/2147483648/replay", None, 422, "validation_error"),
+        ("get", "/api/v1/deliveries?cursor=999999999999999999", None, 400, "http_error"),
+        ("get", f"/api/v1/tickets?cursor={encode_cursor(10**17)}", None, 400, "bad_request"),
+        ("get", "/api/v1/tickets?opened_after=1e400", None, 422, "validation_error"),
     ],
 )
 def test_bad_requests_get_a_4xx_with_one_error_shape(
@@ -141,6 +149,53 @@ def test_bad_requests_get_a_4xx_with_one_error_shape(
     error = response.json()["error"]
     assert error["code"] == code
     assert error["message"]
+
+
+def test_a_405_allows_every_method_of_the_path(client: TestClient) -> None:
+    """Starlette named only the first route that matched the path (``Allow: POST``), and the
+    error handler dropped even that."""
+    response = client.request("OPTIONS", "/api/v1/silences")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.json()["error"]["code"] == "http_error"
+    assert client.delete("/api/v1/tickets/ST-000001").headers["allow"] == "GET"
+
+
+def test_times_in_a_query_are_rfc_3339_or_epoch_seconds(client: TestClient) -> None:
+    """As the schema says; pydantic alone read a number over 2e10 as milliseconds and
+    refused ``1.5e9``."""
+    number = client.post("/api/v1/tickets", json=COMPLAINT).json()["id"]  # 2026-01-01T00:00Z
+
+    def found(**params: str) -> list[str]:
+        response = client.get("/api/v1/tickets", params=params)
+        assert response.status_code == 200, response.text
+        return [t["id"] for t in response.json()["items"]]
+
+    assert found(opened_after="1.7672256e9") == [number]
+    assert found(opened_after="1767225601") == []
+    assert found(opened_before="253402300799") == [number]  # not milliseconds: year 9999
+    assert found(opened_after="2025-12-31T23:00:01-01:00") == []
+    assert client.get("/api/v1/tickets", params={"opened_after": "nan"}).status_code == 422
+
+
+def test_the_schema_documents_every_error_as_json(client: TestClient) -> None:
+    """The SSE route documented its 401/403 as ``text/event-stream``; routers without
+    ``ERROR_RESPONSES`` documented FastAPI's 422 shape, not the one the handler sends."""
+    paths = client.get("/openapi.json").json()["paths"]
+    error = {"$ref": "#/components/schemas/ErrorResponse"}
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")) and path != "/readyz":
+                    assert response["content"] == {"application/json": {"schema": error}}, (
+                        method,
+                        path,
+                        status,
+                    )
+    stream = paths["/api/v1/alerts/stream"]["get"]
+    header = next(p for p in stream["parameters"] if p["in"] == "header")
+    assert header["schema"]["type"] == "string"  # not "or null": a header is absent or text
+    assert paths["/readyz"]["get"]["responses"]["503"]["content"]
 
 
 def test_invalid_transition_is_409_with_allowed_actions(client: TestClient) -> None:

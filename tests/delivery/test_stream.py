@@ -103,3 +103,20 @@ def test_a_client_that_reconnects_with_last_event_id_misses_nothing(
     assert [e.id for e in seen] == [str(e.pk) for e in events]
     assert [e.event for e in seen] == [e.type.value for e in events]
     assert [json.loads(e.data)["id"] for e in seen] == [e.event_id for e in events]
+
+
+def test_a_position_past_every_id_waits_for_events_instead_of_failing(
+    api_url: tuple[str, Steward],
+) -> None:
+    """Over 2**31 PostgreSQL refused the outbox query (integer out of range) and the stream
+    broke off after its first comment; found by the schema fuzzer."""
+    url, _ = api_url
+    with (
+        httpx.Client(timeout=1) as client,
+        client.stream("GET", url, headers={"Last-Event-ID": "99999999999"}) as response,
+    ):
+        assert response.status_code == 200
+        stream = sse_events(response.iter_lines())
+        assert next(stream).comment.endswith("after 2147483647")
+        with pytest.raises(httpx.ReadTimeout):  # still open, nothing after it
+            next(stream)
