@@ -48,7 +48,7 @@ from typing import Any
 import orjson
 
 from bench.machine import code_info, machine_info
-from bench.report import Outcome, Progress, Row, append_result, make_progress, results_path, table
+from bench.report import Outcome, Progress, Row, finish, make_progress
 from bench.stream import bench_site_config
 from gateway.decode import Decoder, Rejection
 from gateway.reading import Reading
@@ -472,6 +472,10 @@ def summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def outcome_of(result: dict[str, Any]) -> Outcome:
+    return Outcome(rows_of(result), result, ok=result["summary"]["ok"], text=summary(result))
+
+
 def suite_run(smoke: bool, progress: Progress | None = None) -> Outcome:
     """bench/run_all.py's entry."""
     result = run(
@@ -479,7 +483,7 @@ def suite_run(smoke: bool, progress: Progress | None = None) -> Outcome:
         trace_devices=SMOKE_TRACE_DEVICES if smoke else TRACE_DEVICES,
         progress=progress,
     )
-    return Outcome(rows_of(result), result, ok=result["summary"]["ok"], text=summary(result))
+    return outcome_of(result)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -517,14 +521,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         progress=make_progress(),
     )
-    print(table(rows_of(result)))
-    print()
-    print(summary(result))
-    output = args.output or (None if args.smoke else results_path("memory"))
-    if output is not None and not args.no_write:
-        append_result(output, result)
-        print(f"results appended to {output}")
-    return 0 if result["summary"]["ok"] else 1
+    return finish(
+        "memory", outcome_of(result), output=args.output, smoke=args.smoke, no_write=args.no_write
+    )
 
 
 if __name__ == "__main__":

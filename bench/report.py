@@ -182,3 +182,17 @@ def write_result(
         return None
     append_result(output, {**result, "rows": [row.as_dict() for row in rows]})
     return output
+
+
+def finish(name: str, outcome: Outcome, *, output: Path | None, smoke: bool, no_write: bool) -> int:
+    """A standalone run's end: the table and the summary on stdout, the results file, and the
+    exit status (1 only when the run did not complete or account for everything)."""
+    print(table(outcome.rows, timings=not smoke))
+    print()
+    print(outcome.text)
+    written = write_result(
+        name, outcome.result, outcome.rows, output=output, smoke=smoke, no_write=no_write
+    )
+    if written is not None:
+        print(f"results appended to {written}")
+    return 0 if outcome.ok else 1

@@ -33,7 +33,7 @@ from typing import Any
 
 from bench.ingest import TARGET_RATIO, Params, run_ingest
 from bench.machine import code_info, machine_info
-from bench.report import Outcome, Progress, Row, append_result, make_progress, results_path, table
+from bench.report import Outcome, Progress, Row, finish, make_progress
 
 POINTS = (1_000, 10_000, 100_000)
 MESSAGES = 100_000
@@ -197,6 +197,10 @@ def summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def outcome_of(result: dict[str, Any]) -> Outcome:
+    return Outcome(rows_of(result), result, ok=result["summary"]["ok"], text=summary(result))
+
+
 def suite_run(smoke: bool, progress: Progress | None = None) -> Outcome:
     """bench/run_all.py's entry."""
     result = run(
@@ -206,7 +210,7 @@ def suite_run(smoke: bool, progress: Progress | None = None) -> Outcome:
         smoke=smoke,
         progress=progress,
     )
-    return Outcome(rows_of(result), result, ok=result["summary"]["ok"], text=summary(result))
+    return outcome_of(result)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -235,14 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         smoke=smoke,
         progress=make_progress(),
     )
-    print(table(rows_of(result)))
-    print()
-    print(summary(result))
-    output = args.output or (None if smoke else results_path("scaling"))
-    if output is not None and not args.no_write:
-        append_result(output, result)
-        print(f"results appended to {output}")
-    return 0 if result["summary"]["ok"] else 1
+    return finish(
+        "scaling", outcome_of(result), output=args.output, smoke=smoke, no_write=args.no_write
+    )
 
 
 if __name__ == "__main__":
