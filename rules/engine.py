@@ -193,7 +193,9 @@ class RulesEngine:
         if ref.kind is Kind.WATER_PRESSURE:
             self._zone(ref, params)
         if isinstance(params, ElevatorParams | ExtinguisherParams) and device.registered:
-            own = self.config.model_copy(update={ref.kind.value: th})  # per-device thresholds
+            own = self.config  # shared, unless the device has thresholds of its own
+            if device.thresholds:
+                own = self.config.model_copy(update={ref.kind.value: th})
             state.calendar_view = CalendarView(params, own, device.timezone)
 
     def rule(self, rule_id: str) -> Rule[Any] | None:
@@ -523,10 +525,10 @@ class RulesEngine:
         rules: tuple[Rule[Any], ...] | None = None,
     ) -> list[Decision]:
         hv = state.health_view
-        faults_before = len(hv.faults)
+        faults_before = hv.fault_count
         edges = state.health.evaluate(rules or self.health_rules, hv, event_at, now)
         decisions = self._decide(state, edges, hv, state.health) if edges else []
-        if len(hv.faults) != faults_before:  # a new fault may make the device flapping
+        if hv.fault_count != faults_before:  # a new fault may make the device flapping
             edges = state.health.evaluate(self.timed_health, hv, event_at, now)
             decisions += self._decide(state, edges, hv, state.health)
         return decisions

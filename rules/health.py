@@ -9,7 +9,7 @@ active the device's rules that need a healthy sensor are frozen, and more than t
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gateway.payloads import ElevatorTelemetry, Telemetry, WaterPressureTelemetry
 from rules.condition import Rule
@@ -30,8 +30,9 @@ class HealthView:
     last_value: float | None = None
     implausible: bool = False
     plausible_streak: int = 0
-    faults: deque[float] = field(default_factory=deque)
-    """When each sensor fault started, within the flapping window."""
+    faults: deque[float] | None = None
+    """When each sensor fault started, within the flapping window (made at the first fault:
+    most devices never have one, and an empty deque is 600 bytes)."""
     rate_limited_at: float | None = None
     """When the gateway last dropped a message of this device for flooding."""
 
@@ -64,12 +65,21 @@ class HealthView:
                 self.implausible = False
 
     def record_fault(self, at: float) -> None:
+        if self.faults is None:
+            self.faults = deque()
         self.faults.append(at)
 
     def recent_faults(self, now: float) -> int:
-        while self.faults and self.faults[0] < now - self.th.flapping_window_s:
-            self.faults.popleft()
-        return len(self.faults)
+        faults = self.faults
+        if not faults:
+            return 0
+        while faults and faults[0] < now - self.th.flapping_window_s:
+            faults.popleft()
+        return len(faults)
+
+    @property
+    def fault_count(self) -> int:
+        return len(self.faults) if self.faults else 0
 
 
 def loop_failed(t: Telemetry, water: WaterThresholds) -> bool:
