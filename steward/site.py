@@ -7,6 +7,7 @@ device payloads are lenient. ``load_site_config`` reports every problem at once.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -131,15 +132,17 @@ class StewardConfig(_Strict):
         return self
 
 
-class RegisteredDevice(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class RegisteredDevice:
+    """A device as the site file describes it (built from the validated file: a plain slotted
+    record, one per device, so a large estate costs little memory)."""
 
     ref: DeviceRef
     building: str | None
     location: str
     params: BaseModel
     registered: bool = True
-    thresholds: dict[str, Any] = Field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
     """The device's own threshold overrides (merged over the site file's ``rules``)."""
     timezone: str = "Asia/Shanghai"
 
