@@ -142,7 +142,7 @@ SUITE: tuple[Entry, ...] = (
     Entry("telemetry_sink", _telemetry_sink, ("victoria-metrics",), expected_s=90),
     Entry("delivery_latency", _delivery_latency, expected_s=25),
     Entry("memory", _plugged("memory"), expected_s=110),
-    Entry("api_load", _plugged("api_load"), expected_s=800),
+    Entry("api_load", _plugged("api_load"), expected_s=500),
     Entry("alarm_latency", _plugged("alarm_latency"), ("mosquitto",), expected_s=140),
 )
 EXPECTED_S = sum(e.expected_s for e in SUITE)
