@@ -54,7 +54,7 @@ import orjson
 from bench.alarm_feed import ENTRAPMENT_S, fleet_config
 from bench.broker import BenchBroker, free_port
 from bench.machine import code_info, machine_info
-from bench.report import Outcome, Progress, Row, make_progress, table, write_result
+from bench.report import Outcome, Progress, Row, make_progress, override, table, write_result
 
 COMMIT_TARGET_MS = 50.0
 WEBHOOK_TARGET_MS = 100.0
@@ -584,21 +584,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     params = smoke_params() if args.smoke else Params()
-    for name, attr in (
-        ("rate", "rate"),
-        ("devices", "devices"),
-        ("duration", "duration_s"),
-        ("warmup", "warmup_s"),
-        ("alarms", "alarms"),
-        ("entrapments", "entrapments"),
-        ("qos", "qos"),
-        ("database_url", "database_url"),
-        ("tick_interval", "tick_interval_s"),
-        ("settle", "settle_s"),
-    ):
-        value = getattr(args, name)
-        if value is not None:
-            setattr(params, attr, value)
+    override(
+        params,
+        args,
+        {
+            "rate": "rate",
+            "devices": "devices",
+            "duration": "duration_s",
+            "warmup": "warmup_s",
+            "alarms": "alarms",
+            "entrapments": "entrapments",
+            "qos": "qos",
+            "database_url": "database_url",
+            "tick_interval": "tick_interval_s",
+            "settle": "settle_s",
+        },
+    )
     params.seed = args.seed
     result = run_alarm_latency(params, make_progress())
     rows = rows_of(result)

@@ -47,7 +47,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bench.broker import free_port
 from bench.machine import code_info, machine_info
-from bench.report import Outcome, Progress, Row, make_progress, table, write_result
+from bench.report import Outcome, Progress, Row, make_progress, override, table, write_result
 from bench.ticket_data import (
     DataInfo,
     Loaded,
@@ -565,17 +565,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     params = smoke_params() if args.smoke else Params()
-    for name in (
+    names = (
         "tickets",
         "requests",
         "report_requests",
         "serial_requests",
         "concurrency",
         "cache_dir",
-    ):
-        value = getattr(args, name)
-        if value is not None:
-            setattr(params, name, value)
+    )
+    override(params, args, {name: name for name in names})
     params.backends = tuple(args.backend or params.backends)
     params.postgres_url, params.seed = args.postgres_url, args.seed
     params.reload = params.reload or args.reload

@@ -108,6 +108,15 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
+def override(params: Any, args: Any, options: dict[str, str]) -> None:
+    """Command-line options given (not None) replace the run's defaults:
+    ``options`` maps an ``args`` name to the ``params`` attribute it sets."""
+    for name, attr in options.items():
+        value = getattr(args, name)
+        if value is not None:
+            setattr(params, attr, value)
+
+
 def number(value: float) -> str:
     """Three significant figures for small values, thousands separators for large ones."""
     if abs(value) >= 100:

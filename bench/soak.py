@@ -49,7 +49,16 @@ from bench.alarm_latency import WebhookReceiver
 from bench.broker import BenchBroker
 from bench.consumers import proc_status_kib, register_steward
 from bench.machine import code_info, machine_info
-from bench.report import Outcome, Progress, Row, append_result, make_progress, results_path, table
+from bench.report import (
+    Outcome,
+    Progress,
+    Row,
+    append_result,
+    make_progress,
+    override,
+    results_path,
+    table,
+)
 from bench.stream import bench_site_config
 from delivery.models import Delivery
 from steward.runtime import Steward
@@ -662,16 +671,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     params = smoke_params() if args.smoke else Params()
-    for name, attr in (
-        ("minutes", "minutes"),
-        ("rate", "rate"),
-        ("devices", "devices"),
-        ("sample", "sample_s"),
-        ("warmup_share", "warmup_share"),
-    ):
-        value = getattr(args, name)
-        if value is not None:
-            setattr(params, attr, value)
+    override(
+        params,
+        args,
+        {
+            "minutes": "minutes",
+            "rate": "rate",
+            "devices": "devices",
+            "sample": "sample_s",
+            "warmup_share": "warmup_share",
+        },
+    )
     params.seed = args.seed
     result = run_soak(params, make_progress())
     rows = rows_of(result)
