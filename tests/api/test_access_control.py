@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
@@ -31,8 +29,7 @@ from gateway.topics import DeviceRef, Kind
 from steward.clock import FakeClock
 from steward.runtime import Steward
 from steward.settings import Settings
-from tests.mqtt_helpers import wait_for
-from tests.services import free_port
+from tests.api_server import served as served_app
 from tickets.api_keys import ApiKeyStore, Role
 from tickets.schemas import SilenceIn
 
@@ -74,19 +71,8 @@ def steward(database_url: str, clock: FakeClock, tmp_path: Path) -> Iterator[Ste
 def served(steward: Steward) -> Iterator[httpx.Client]:
     """The app on a real uvicorn server: the SSE stream never ends, so a client must be able
     to read its status and hang up, which TestClient cannot do."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(steward), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started, what="API server")
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with served_app(steward) as base_url, httpx.Client(base_url=base_url, timeout=10) as client:
+        yield client
 
 
 def key(steward: Steward, role: Role, site: str | None = None) -> str:

@@ -4,21 +4,17 @@ resumes with ``Last-Event-ID`` misses nothing."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
-from api.app import create_app
 from steward.clock import FakeClock
 from steward.runtime import Steward
 from steward.settings import Settings
+from tests.api_server import served
 from tests.delivery.helpers import open_ticket, outbox
-from tests.mqtt_helpers import wait_for
-from tests.services import free_port
 from tickets.lifecycle import TicketAction
 
 
@@ -53,18 +49,10 @@ def api_url(database_url: str, clock: FakeClock) -> Iterator[tuple[str, Steward]
     steward = Steward(
         Settings(database_url=database_url, mqtt_url="mqtt://127.0.0.1:1"), clock=clock
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(steward), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        wait_for(lambda: server.started, what="API server")
-        yield f"http://127.0.0.1:{port}/api/v1/alerts/stream", steward
+        with served(steward) as base_url:
+            yield f"{base_url}/api/v1/alerts/stream", steward
     finally:
-        server.should_exit = True
-        thread.join(10)
         steward.stop()
 
 
