@@ -33,7 +33,7 @@ log = logging.getLogger("steward.gateway")
 Ack = Callable[[], None]
 DecisionSink = Callable[[list[Decision], Ack | None], None]
 ReadingSink = Callable[[Reading], None]
-DwellSink = Callable[[Ack | None], None]
+DwellSink = Callable[[Ack], None]
 
 
 def ack_after(calls: int, ack: Ack) -> Ack:
@@ -104,7 +104,8 @@ class MqttGateway:
         self.on_decisions = on_decisions
         self.on_reading = on_reading
         self.on_dwell = on_dwell
-        """Told when a reading starts a rule dwell, with its ack: the dwell is saved first."""
+        """Told when a QoS 1 reading starts a rule dwell, with its ack: the dwell is saved
+        first. (A QoS 0 one has nothing to hold back: the periodic save takes it.)"""
         self._dwell_started = False
         self.clock = clock
         self.keepalive_s = keepalive_s
@@ -257,8 +258,6 @@ class MqttGateway:
         if msg.qos == 0:
             if decisions:
                 self.on_decisions(decisions, None)
-            if save_dwell is not None:
-                save_dwell(None)
             return
         ack = self._acker(client, msg.mid, msg.qos)
         if decisions and save_dwell is not None:

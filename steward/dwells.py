@@ -115,12 +115,10 @@ class DwellSaver:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def submit(self, ack: Ack | None) -> None:
-        """A reading started a dwell: with an ack (QoS 1), save soon and then acknowledge
-        it; without one (QoS 0, nothing to hold back), the next periodic save takes it. A
-        busy estate starts dwells all the time (a door held open at a landing is one)."""
-        if ack is None:
-            return
+    def submit(self, ack: Ack) -> None:
+        """A QoS 1 reading started a dwell: save soon, then acknowledge it. (QoS 0 dwells,
+        with nothing to hold back, wait for the periodic save: a busy estate starts dwells
+        all the time, a door held open at a landing is one.)"""
         with self._lock:
             self._acks.append(ack)
         self._wake.set()
