@@ -108,7 +108,6 @@ class DwellSaver:
         self._saved: dict[str, dict[str, float]] = {
             d.reading.ref.key: dict(d.since) for d in saved or ()
         }
-        self._refs: dict[str, DeviceRef] = {d.reading.ref.key: d.reading.ref for d in saved or ()}
         self._acks: list[Ack] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -163,10 +162,8 @@ class DwellSaver:
             return False
         for key in gone:
             del self._saved[key]
-            self._refs.pop(key, None)
         for key, dwell in changed.items():
             self._saved[key] = dict(dwell.since)
-            self._refs[key] = dwell.reading.ref
         self.stats.saves += 1
         self.stats.rows_written += len(changed)
         self.stats.rows_deleted += len(gone)
@@ -176,9 +173,9 @@ class DwellSaver:
         return True
 
     def _write(self, changed: dict[str, Dwell], gone: list[str], now: float) -> None:
-        refs = [self._refs[key] for key in gone] + [d.reading.ref for d in changed.values()]
+        # a device key is "site/device" (ids cannot hold a "/")
+        keys = [tuple(key.split("/", 1)) for key in [*gone, *changed]]
         with write_session(self.sessions) as session:
-            keys = [(ref.site, ref.device) for ref in refs]
             for start in range(0, len(keys), 500):
                 session.execute(
                     delete(RuleDwell).where(
