@@ -2,23 +2,42 @@
 acknowledge and resolve, frequent problems, repeated failures, patrol and inspection.
 
 The month is the site's calendar month in its time zone; the tickets are those opened in it.
-Every query filters ``site = ? AND opened_at >= ? AND opened_at < ?`` and is answered from
-``ix_tickets_site_opened_at`` (on PostgreSQL from the index alone: it INCLUDEs the columns
-aggregated here), so the cost follows the month's tickets, not the table's. Aggregation runs
-in SQL; only the few emergency outage tickets' progress updates are read row by row.
+The whole review is read in four statements, each filtering ``site = ? AND opened_at >= ?
+AND opened_at < ?`` (``ix_tickets_site_opened_at``, on PostgreSQL with the aggregated columns
+INCLUDEd), so the cost follows the month's tickets, not the table's:
+
+1. one pass that groups the month's tickets by what the sections tell apart (priority,
+   source, status, device, rule, category, complaint channel) and sums, per group, the SLA
+   steps met / missed / pending, the time to acknowledge and to resolve, and the complaint
+   figures; a few thousand groups at most, which Python folds into every section;
+2. the p90 times, nearest rank, from ``row_number()`` over the same rows;
+3. the emergency outages' progress updates (few tickets, read row by row);
+4. the devices with an overdue maintenance or inspection ticket during the month.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 import re
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from rules.decision import Priority
@@ -67,7 +86,11 @@ INSPECTION_RULES = {
     "elevator": ("elevator.maintenance_overdue", "elevator.inspection_due"),
     "extinguisher": ("extinguisher.inspection_overdue",),
 }
+SCOPES = ("all", *(p.value for p in Priority))
+_PRIORITY_RANK = case(*((Ticket.priority == p.value, i) for i, p in enumerate(Priority)))
+"""Priorities as small integers: a cheaper sort key than text under a locale's collation."""
 _CHUNK = 500
+_CANCELLED = Status.CANCELLED.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +147,9 @@ def monthly_report(
         raise InvalidRequest(f"{month} has not started yet at {site}")
     w = Window(site, start, end, now)
     fleet = fleet or Fleet()
-    priorities, overall = _sla(session, w, policy)
-    counts = _counts(session, w)
+    groups = _groups(session, w)
+    live = [g for g in groups if g.status != _CANCELLED]
+    priorities, overall = _sla(live, _progress(session, w, policy), policy)
     return MonthlyReport(
         site=site,
         month=month,
@@ -134,21 +158,112 @@ def monthly_report(
         period_end=end,
         as_of=now,
         thresholds={"green": GREEN_AT, "yellow": YELLOW_AT},
-        opened=sum(counts["source"].values()),
-        cancelled=counts["cancelled"].get(Status.CANCELLED.value, 0),
-        by_priority=counts["priority"],
-        by_source=counts["source"],
+        opened=sum(g.tickets for g in groups),
+        cancelled=sum(g.tickets for g in groups if g.status == _CANCELLED),
+        by_priority=_tally(groups, lambda g: g.priority),
+        by_source=_tally(groups, lambda g: g.source),
         sla_overall=overall,
         sla=priorities,
-        times=_times(session, w),
-        top_devices=_top(session, w, Ticket.device, Ticket.kind),
-        top_rules=_top(session, w, Ticket.rule),
-        top_categories=_top(session, w, Ticket.category),
-        repeated_failures=_repeated(session, w, repeated_at),
-        patrol=_patrol(session, w, fleet),
+        times=_times(live, _p90s(session, w)),
+        top_devices=_top(live, lambda g: None if g.device is None else (g.device, g.kind)),
+        top_rules=_top(live, lambda g: None if g.rule is None else (g.rule, None)),
+        top_categories=_top(live, lambda g: (g.category, None)),
+        repeated_failures=_repeated(live, repeated_at),
+        patrol=_patrol(groups, w, fleet),
         inspection=_inspection(session, w, fleet),
-        complaints=_complaints(session, w),
+        complaints=_complaints(groups),
     )
+
+
+# -- the one pass over the month's tickets --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Tickets of the month alike in everything the sections tell apart, with their sums."""
+
+    priority: str
+    source: str
+    status: str
+    device: str | None
+    kind: str | None
+    rule: str | None
+    category: str
+    channel: str | None
+    tickets: int
+    occurrences: int
+    steps: tuple[int, ...]
+    """met, missed, pending for each of ``_step_columns``, in order."""
+    spans: tuple[tuple[int, float], ...]
+    """(count, sum of seconds) to acknowledge and to resolve."""
+    linked: int
+    followed_up: int
+    satisfaction: tuple[int, int]
+    """(count, sum) of the satisfaction scores given."""
+
+
+_KEYS = 8
+
+
+def _groups(session: Session, w: Window) -> list[_Group]:
+    keys: list[Any] = [
+        Ticket.priority,
+        Ticket.source,
+        Ticket.status,
+        Ticket.device,
+        Ticket.kind,
+        Ticket.rule,
+        Ticket.category,
+        Ticket.reporter["channel"].as_string(),
+    ]
+    sums: list[Any] = [func.count(), func.sum(Ticket.occurrences)]
+    for deadline, done, applies, missed_anyway in _step_columns().values():
+        late = and_(done.is_(None), or_(deadline < w.as_of, missed_anyway))
+        sums += [
+            _sum(and_(applies, done.is_not(None), done <= deadline)),
+            _sum(and_(applies, or_(and_(done.is_not(None), done > deadline), late))),
+            _sum(and_(applies, done.is_(None), deadline >= w.as_of, ~missed_anyway)),
+        ]
+    for _name, column, span in _spans(session):
+        sums += [func.count(column), func.sum(span)]
+    sums += [
+        func.count(Ticket.parent_id),
+        func.count(Ticket.followed_up_at),
+        func.count(Ticket.satisfaction),
+        func.sum(Ticket.satisfaction),
+    ]
+    query = select(*keys, *sums).where(*w.where()).group_by(*keys)
+    out = []
+    for row in session.execute(query):
+        priority, source, status, device, kind, rule, category, channel = row[:_KEYS]
+        n = row[_KEYS:]
+        out.append(
+            _Group(
+                priority=priority,
+                source=source,
+                status=status,
+                device=device,
+                kind=kind,
+                rule=rule,
+                category=category,
+                channel=channel,
+                tickets=int(n[0]),
+                occurrences=int(n[1] or 0),
+                steps=tuple(int(v or 0) for v in n[2:17]),
+                spans=((int(n[17]), float(n[18] or 0)), (int(n[19]), float(n[20] or 0))),
+                linked=int(n[21]),
+                followed_up=int(n[22]),
+                satisfaction=(int(n[23]), int(n[24] or 0)),
+            )
+        )
+    return out
+
+
+def _tally(groups: Iterable[_Group], key: Callable[[_Group], str | None]) -> dict[str, int]:
+    found: Counter[str] = Counter()
+    for g in groups:
+        found[str(key(g))] += g.tickets
+    return dict(sorted(found.items()))
 
 
 # -- SLA compliance -------------------------------------------------------------------------
@@ -187,45 +302,22 @@ def _step_columns() -> dict[Step, tuple[Any, Any, ColumnElement[bool], Any]]:
     }
 
 
+_STEPS = tuple(_step_columns())
+
+
 def _sum(condition: ColumnElement[bool]) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
 def _sla(
-    session: Session, w: Window, policy: SitePolicy
+    live: Sequence[_Group], progress: tuple[int, int, int], policy: SitePolicy
 ) -> tuple[list[PriorityCompliance], Compliance]:
-    columns: list[Any] = [Ticket.priority, func.count()]
-    steps = _step_columns()
-    for deadline, done, applies, missed_anyway in steps.values():
-        late = and_(done.is_(None), or_(deadline < w.as_of, missed_anyway))
-        columns += [
-            _sum(and_(applies, done.is_not(None), done <= deadline)),
-            _sum(and_(applies, or_(and_(done.is_not(None), done > deadline), late))),
-            _sum(and_(applies, done.is_(None), deadline >= w.as_of, ~missed_anyway)),
-        ]
-    query = (
-        select(*columns)
-        .where(*w.where(), Ticket.status != Status.CANCELLED.value)
-        .group_by(Ticket.priority)
-    )
-    found = {row[0]: row for row in session.execute(query)}
-    progress = _progress(session, w, policy)
     result: list[PriorityCompliance] = []
     total = [0, 0, 0]
     for priority in Priority:
-        row = found.get(priority.value)
-        step_rows: list[StepCompliance] = []
-        for i, step in enumerate(steps):
-            met, missed, pending = (
-                (int(row[2 + 3 * i + k] or 0) for k in range(3))
-                if row
-                else (
-                    0,
-                    0,
-                    0,
-                )
-            )
-            step_rows.append(_step(step, met, missed, pending))
+        mine = [g for g in live if g.priority == priority.value]
+        counted = [sum(g.steps[i] for g in mine) for i in range(3 * len(_STEPS))]
+        step_rows = [_step(step, *counted[3 * i : 3 * i + 3]) for i, step in enumerate(_STEPS)]
         if priority is Priority.EMERGENCY:
             step_rows.append(_step(Step.PROGRESS, *progress))
         targets = policy.sla.targets[priority]
@@ -244,7 +336,7 @@ def _sla(
         result.append(
             PriorityCompliance(
                 priority=priority.value,
-                tickets=int(row[1]) if row else 0,
+                tickets=sum(g.tickets for g in mine),
                 overall=Compliance.of(*sums),
                 steps=applicable,
             )
@@ -275,7 +367,7 @@ def _progress(session: Session, w: Window, policy: SitePolicy) -> tuple[int, int
     ).where(
         *w.where(),
         Ticket.priority == Priority.EMERGENCY.value,
-        Ticket.status != Status.CANCELLED.value,
+        Ticket.status != _CANCELLED,
         or_(
             Ticket.source == Source.MANUAL.value,
             Ticket.rule.in_(sorted(policy.reminders.outage_rules)),
@@ -307,98 +399,114 @@ def _progress(session: Session, w: Window, policy: SitePolicy) -> tuple[int, int
     return met, missed, pending
 
 
-# -- times, counts, top problems ------------------------------------------------------------
+# -- times to acknowledge and resolve -------------------------------------------------------
 
 
 def _epoch(session: Session, column: Any) -> Any:
+    """Seconds since 1970 as a float (PostgreSQL's ``extract`` gives ``numeric``, slower to
+    sum and sort; ``date_part`` gives ``double precision``)."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", column)
+        return func.date_part("epoch", column)
     return (func.julianday(column) - 2440587.5) * 86400.0
 
 
-def _times(session: Session, w: Window) -> list[TimeToAct]:
+def _spans(session: Session) -> list[tuple[str, Any, Any]]:
+    """(name, the time it ends at, seconds from the opening to it)."""
     opened = _epoch(session, Ticket.opened_at)
-    spans = {
-        "acknowledge": (Ticket.acknowledged_at, _epoch(session, Ticket.acknowledged_at) - opened),
-        "resolve": (Ticket.resolved_at, _epoch(session, Ticket.resolved_at) - opened),
-    }
+    return [
+        (name, column, _epoch(session, column) - opened)
+        for name, column in (
+            ("acknowledge", Ticket.acknowledged_at),
+            ("resolve", Ticket.resolved_at),
+        )
+    ]
+
+
+def _p90s(session: Session, w: Window) -> dict[tuple[str, str], float]:
+    """(span, scope) → nearest-rank p90 (PostgreSQL's ``percentile_disc(0.9)``): the
+    ceil(0.9 n)-th smallest, found with ``row_number()`` in integers (no float rounding).
+    The month's spans are read once into a materialised CTE that the four rankings share."""
+    spans = _spans(session)
+    month = (
+        select(
+            Ticket.priority.label("priority"),
+            _PRIORITY_RANK.label("rank"),
+            *(span.label(name) for name, _column, span in spans),
+        )
+        .where(*w.where(), Ticket.status != _CANCELLED)
+        .cte("month")
+        .prefix_with("MATERIALIZED")
+    )
+    parts = []
+    for name, _column, _span in spans:
+        span = month.c[name]
+        for by_priority in (False, True):
+            partition = [month.c.rank] if by_priority else None
+            scope = month.c.priority if by_priority else literal("all", String)
+            parts.append(
+                select(
+                    literal(name, String).label("span_name"),
+                    scope.label("scope"),
+                    span.label("span"),
+                    func.row_number().over(partition_by=partition, order_by=span).label("nth"),
+                    func.count().over(partition_by=partition).label("n"),
+                ).where(span.is_not(None))
+            )
+    ranked = union_all(*parts).subquery()
+    query = (
+        select(ranked.c.span_name, ranked.c.scope, func.min(ranked.c.span))
+        .where(ranked.c.nth * 10 >= ranked.c.n * 9)
+        .group_by(ranked.c.span_name, ranked.c.scope)
+    )
+    return {(str(n), str(s)): float(v) for n, s, v in session.execute(query)}
+
+
+def _times(live: Sequence[_Group], p90: dict[tuple[str, str], float]) -> list[TimeToAct]:
     out: list[TimeToAct] = []
-    for scope in ["all", *(p.value for p in Priority)]:
+    for scope in SCOPES:
+        mine = [g for g in live if scope in ("all", g.priority)]
         found: dict[str, Durations] = {}
-        for name, (column, span) in spans.items():
-            where = [*w.where(), column.is_not(None), Ticket.status != Status.CANCELLED.value]
-            if scope != "all":
-                where.append(Ticket.priority == scope)
-            count, mean = session.execute(select(func.count(), func.avg(span)).where(*where)).one()
-            p90 = _p90(session, span, where, int(count)) if count else None
+        for i, name in enumerate(("acknowledge", "resolve")):
+            count = sum(g.spans[i][0] for g in mine)
+            total = sum(g.spans[i][1] for g in mine)
+            p = p90.get((name, scope))
             found[name] = Durations(
-                count=int(count),
-                mean_s=None if mean is None else round(float(mean), 1),
-                p90_s=None if p90 is None else round(p90, 1),
+                count=count,
+                mean_s=round(total / count, 1) if count else None,
+                p90_s=None if p is None or not count else round(p, 1),
             )
         out.append(TimeToAct(scope=scope, **found))
     return out
 
 
-def _p90(session: Session, span: Any, where: list[ColumnElement[bool]], count: int) -> float:
-    """Nearest rank (PostgreSQL's ``percentile_disc``): the ceil(0.9 n)-th smallest."""
-    if session.get_bind().dialect.name == "postgresql":
-        query = select(func.percentile_disc(0.9).within_group(span)).where(*where)
-        return float(session.execute(query).scalar_one())
-    rank = math.ceil(0.9 * count)
-    nth: Select[Any] = select(span).where(*where).order_by(span).offset(rank - 1).limit(1)
-    return float(session.execute(nth).scalar_one())
+# -- frequent problems, repeated failures ---------------------------------------------------
 
 
-def _counts(session: Session, w: Window) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for name, column in (
-        ("priority", Ticket.priority),
-        ("source", Ticket.source),
-        ("cancelled", Ticket.status),
-    ):
-        rows = session.execute(select(column, func.count()).where(*w.where()).group_by(column))
-        out[name] = {str(k): int(n) for k, n in rows}
-    return out
+def _top(
+    live: Iterable[_Group], key: Callable[[_Group], tuple[str, str | None] | None]
+) -> list[Count]:
+    """The ``TOP`` most frequent, most tickets first, then by name."""
+    found: Counter[tuple[str, str | None]] = Counter()
+    for g in live:
+        k = key(g)
+        if k is not None:
+            found[k] += g.tickets
+    ranked = sorted(found.items(), key=lambda item: (-item[1], item[0][0], item[0][1] or ""))
+    return [Count(key=k, tickets=n, kind=kind) for (k, kind), n in ranked[:TOP]]
 
 
-def _top(session: Session, w: Window, column: Any, kind: Any = None) -> list[Count]:
-    n = func.count().label("n")
-    keys = [column] if kind is None else [column, kind]
-    query = (
-        select(*keys, n)
-        .where(*w.where(), column.is_not(None), Ticket.status != Status.CANCELLED.value)
-        .group_by(*keys)
-        .order_by(n.desc(), *keys)
-        .limit(TOP)
-    )
-    return [
-        Count(key=str(row[0]), tickets=int(row[-1]), kind=row[1] if kind is not None else None)
-        for row in session.execute(query)
-    ]
-
-
-def _failure(w: Window) -> list[ColumnElement[bool]]:
-    return [
-        *w.where(),
-        Ticket.source == Source.RULE.value,
-        Ticket.device.is_not(None),
-        Ticket.status != Status.CANCELLED.value,
-        *(~Ticket.rule.startswith(prefix) for prefix in NOT_FAILURES),
-    ]
-
-
-def _repeated(session: Session, w: Window, at: int) -> list[RepeatedFailure]:
+def _repeated(live: Iterable[_Group], at: int) -> list[RepeatedFailure]:
     """Devices that failed ``at`` or more times in the month (seed: a lift failing 3 times a
     month calls for a review of its maintenance)."""
-    rows = session.execute(
-        select(Ticket.device, Ticket.kind, Ticket.rule, func.count())
-        .where(*_failure(w))
-        .group_by(Ticket.device, Ticket.kind, Ticket.rule)
-    )
-    by_device: dict[tuple[str, str | None], dict[str, int]] = {}
-    for device, kind, rule, n in rows:
-        by_device.setdefault((device, kind), {})[rule] = int(n)
+    by_device: defaultdict[tuple[str, str | None], Counter[str]] = defaultdict(Counter)
+    for g in live:
+        if (
+            g.source == Source.RULE.value
+            and g.device is not None
+            and g.rule is not None
+            and not g.rule.startswith(NOT_FAILURES)
+        ):
+            by_device[(g.device, g.kind)][g.rule] += g.tickets
     found = [
         RepeatedFailure(device=d, kind=k, failures=sum(r.values()), rules=dict(sorted(r.items())))
         for (d, k), r in by_device.items()
@@ -410,14 +518,14 @@ def _repeated(session: Session, w: Window, at: int) -> list[RepeatedFailure]:
 # -- patrol, inspection, complaints ---------------------------------------------------------
 
 
-def _patrol(session: Session, w: Window, fleet: Fleet) -> PatrolCompliance:
-    rows = session.execute(
-        select(Ticket.rule, func.count(), func.sum(Ticket.occurrences))
-        .where(*w.where(), Ticket.rule.startswith("patrol."))
-        .group_by(Ticket.rule)
-    )
-    tickets: dict[str, tuple[int, int]] = {r: (int(n), int(o or 0)) for r, n, o in rows}
-    missed_rounds = sum(tickets.get(r, (0, 0))[1] for r in MISSED_ROUND_RULES)
+def _patrol(groups: Iterable[_Group], w: Window, fleet: Fleet) -> PatrolCompliance:
+    tickets: Counter[str] = Counter()
+    rounds: Counter[str] = Counter()
+    for g in groups:
+        if g.rule is not None and g.rule.startswith("patrol."):
+            tickets[g.rule] += g.tickets
+            rounds[g.rule] += g.occurrences
+    missed_rounds = sum(rounds[r] for r in MISSED_ROUND_RULES)
     expected = None
     if fleet.known:
         seconds = (w.end - w.start).total_seconds()
@@ -427,32 +535,33 @@ def _patrol(session: Session, w: Window, fleet: Fleet) -> PatrolCompliance:
         key_area_checkpoints=len(fleet.patrol_intervals_s) if fleet.known else None,
         expected_rounds=expected,
         missed_rounds=missed_rounds,
-        missed_checkpoint_tickets=sum(tickets.get(r, (0, 0))[0] for r in MISSED_ROUND_RULES),
-        shift_miss_tickets=tickets.get("patrol.shift_misses", (0, 0))[0],
-        guard_inactive_tickets=tickets.get("patrol.guard_inactive", (0, 0))[0],
+        missed_checkpoint_tickets=sum(tickets[r] for r in MISSED_ROUND_RULES),
+        shift_miss_tickets=tickets["patrol.shift_misses"],
+        guard_inactive_tickets=tickets["patrol.guard_inactive"],
         compliance_pct=pct,
         colour=colour(pct),
     )
 
 
 def _inspection(session: Session, w: Window, fleet: Fleet) -> list[InspectionCompliance]:
+    # Overdue at some time in the month: opened before its end, not resolved before its
+    # start. Reads the (rule, id) index: few tickets have these rules.
+    query = (
+        select(Ticket.rule, Ticket.device)
+        .where(
+            Ticket.site == w.site,
+            Ticket.rule.in_([r for rules in INSPECTION_RULES.values() for r in rules]),
+            Ticket.opened_at < w.end,
+            Ticket.status != _CANCELLED,
+            or_(Ticket.resolved_at.is_(None), Ticket.resolved_at >= w.start),
+            Ticket.device.is_not(None),
+        )
+        .distinct()
+    )
+    rows = session.execute(query).all()
     out = []
     for kind, rules in INSPECTION_RULES.items():
-        # Overdue at some time in the month: opened before its end, not resolved before its
-        # start. Reads the (rule, id) index: few tickets have these rules.
-        query = (
-            select(Ticket.device)
-            .where(
-                Ticket.site == w.site,
-                Ticket.rule.in_(rules),
-                Ticket.opened_at < w.end,
-                Ticket.status != Status.CANCELLED.value,
-                or_(Ticket.resolved_at.is_(None), Ticket.resolved_at >= w.start),
-                Ticket.device.is_not(None),
-            )
-            .distinct()
-        )
-        overdue = sorted(str(d) for d in session.scalars(query))
+        overdue = sorted({str(device) for rule, device in rows if rule in rules})
         devices = fleet.devices.get(kind) if fleet.known else None
         pct = None if not devices else round(100.0 * max(devices - len(overdue), 0) / devices, 1)
         out.append(
@@ -467,36 +576,16 @@ def _inspection(session: Session, w: Window, fleet: Fleet) -> list[InspectionCom
     return out
 
 
-def _complaints(session: Session, w: Window) -> Complaints:
-    manual = [*w.where(), Ticket.source == Source.MANUAL.value, Ticket.rule.is_(None)]
-    channel = Ticket.reporter["channel"].as_string()
-    by_channel = {
-        str(k): int(n)
-        for k, n in session.execute(
-            select(channel, func.count()).where(*manual).group_by(channel).order_by(channel)
-        )
-    }
-    by_category = {
-        str(k): int(n)
-        for k, n in session.execute(
-            select(Ticket.category, func.count())
-            .where(*manual)
-            .group_by(Ticket.category)
-            .order_by(Ticket.category)
-        )
-    }
-    linked, follow_ups, satisfaction = session.execute(
-        select(
-            _sum(Ticket.parent_id.is_not(None)),
-            _sum(Ticket.followed_up_at.is_not(None)),
-            func.avg(Ticket.satisfaction),
-        ).where(*manual)
-    ).one()
+def _complaints(groups: Iterable[_Group]) -> Complaints:
+    manual = [g for g in groups if g.source == Source.MANUAL.value and g.rule is None]
+    rated = sum(g.satisfaction[0] for g in manual)
     return Complaints(
-        tickets=sum(by_category.values()),
-        by_channel=by_channel,
-        by_category=by_category,
-        linked_to_sensor_tickets=int(linked or 0),
-        follow_ups=int(follow_ups or 0),
-        satisfaction_mean=None if satisfaction is None else round(float(satisfaction), 2),
+        tickets=sum(g.tickets for g in manual),
+        by_channel=_tally(manual, lambda g: g.channel),
+        by_category=_tally(manual, lambda g: g.category),
+        linked_to_sensor_tickets=sum(g.linked for g in manual),
+        follow_ups=sum(g.followed_up for g in manual),
+        satisfaction_mean=(
+            round(sum(g.satisfaction[1] for g in manual) / rated, 2) if rated else None
+        ),
     )
