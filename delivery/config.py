@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -31,8 +31,10 @@ from rules.decision import Priority
 from steward.site import ConfigError
 from tickets.lifecycle import Status
 from tickets.outbox import EventType
+from tickets.policy import Role
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
+EscalationLevel = Annotated[int, Field(strict=True, ge=1)]
 ENV_ENDPOINT = "webhook"
 MQTT_ENDPOINT = "mqtt"
 _ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -43,11 +45,17 @@ class _Strict(BaseModel):
 
 
 class EventFilter(_Strict):
-    """Which events an endpoint wants; a missing list means all."""
+    """Which events an endpoint wants; a missing list means all. Every given list must hold.
+
+    ``escalation_levels`` and ``roles`` look only at ``steward.ticket.escalated`` events, which
+    pass them when their ``escalation.level`` is listed and one of their ``escalation.roles``
+    is listed. Every other event type passes them untouched (``events`` selects types)."""
 
     sites: list[Identifier] | None = None
     priorities: list[Priority] | None = None
     events: list[EventType] | None = None
+    escalation_levels: list[EscalationLevel] | None = None
+    roles: list[Role] | None = None
 
     @field_validator("events", mode="before")
     @classmethod
@@ -58,12 +66,47 @@ class EventFilter(_Strict):
             ]
         return value
 
-    def matches(self, *, site: str, priority: str, event_type: str) -> bool:
-        return (
+    @model_validator(mode="after")
+    def _escalation_filters_apply(self) -> EventFilter:
+        if self.events is not None and EventType.ESCALATED not in self.events:
+            for name in ("escalation_levels", "roles"):
+                if getattr(self, name) is not None:
+                    raise ValueError(
+                        f"{name} selects escalated events, but events leaves them out"
+                        " (add escalated to events)"
+                    )
+        return self
+
+    def matches(
+        self,
+        *,
+        site: str,
+        priority: str,
+        event_type: str,
+        escalation_level: int | None = None,
+        roles: Sequence[str] = (),
+    ) -> bool:
+        """``escalation_level`` and ``roles``: the escalated event's ``data.escalation``
+        (see ``escalation_of``); ignored for other event types."""
+        if not (
             (self.sites is None or site in self.sites)
             and (self.priorities is None or priority in self.priorities)
             and (self.events is None or event_type in self.events)
+        ):
+            return False
+        if event_type != EventType.ESCALATED:
+            return True
+        levels, wanted_roles = self.escalation_levels, self.roles
+        return (levels is None or escalation_level in levels) and (
+            wanted_roles is None or any(r in wanted_roles for r in roles)
         )
+
+
+def escalation_of(data: Mapping[str, Any]) -> tuple[int | None, tuple[str, ...]]:
+    """The level and roles of the escalation an event's ``data`` (the ticket) carries."""
+    escalation = data.get("escalation") or {}
+    level = escalation.get("level", data.get("escalation_level"))
+    return (level if isinstance(level, int) else None), tuple(escalation.get("roles") or ())
 
 
 class WebhookConfig(_Strict):

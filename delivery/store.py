@@ -19,7 +19,7 @@ from sqlalchemy import Insert, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
-from delivery.config import EventFilter
+from delivery.config import EventFilter, escalation_of
 from delivery.models import Delivery, DeliveryAttempt, DeliveryEndpoint, DeliveryStatus
 from delivery.policy import OUTAGE_REASONS
 from steward.clock import as_datetime
@@ -144,14 +144,24 @@ def fan_out(
             "next_attempt_at": when,
         }
         for e in events
-        if event_filter.matches(
-            site=e.site, priority=str(e.payload["data"].get("priority")), event_type=e.type
-        )
+        if _matches(event_filter, e.site, e.type, e.payload["data"])
     ]
     if rows:
         _insert_ignoring_duplicates(session, Delivery, rows)
     endpoint.outbox_cursor = events[-1].id
     return len(events)
+
+
+def _matches(event_filter: EventFilter, site: str, event_type: str, data: dict[str, Any]) -> bool:
+    """The filter against what the outbox row already holds: no query per event."""
+    level, roles = escalation_of(data)
+    return event_filter.matches(
+        site=site,
+        priority=str(data.get("priority")),
+        event_type=event_type,
+        escalation_level=level,
+        roles=roles,
+    )
 
 
 def due(session: Session, name: str, *, now: float, limit: int, lock: bool) -> list[Due]:
