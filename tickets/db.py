@@ -9,10 +9,12 @@ SQLite (the one-command default) and PostgreSQL (production, CI) behave the same
   readers never wait for writers.
 - PostgreSQL goes through psycopg 3 with pre-ping, so a restarted server costs one retry of
   the pool, not an error.
+- JSON columns are parsed with orjson (a page of tickets holds a few hundred JSON values).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import weakref
@@ -21,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
@@ -51,10 +54,20 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         return create_engine(
             parsed.set(drivername="postgresql+psycopg"),
+            json_deserializer=json_loads,
             pool_pre_ping=True,
             connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
         )
     raise ValueError(f"unsupported database URL {parsed!r}: use sqlite:///path or postgresql://")
+
+
+def json_loads(text: str | bytes) -> Any:
+    """orjson, or the standard library for what only it reads (``NaN``, ``Infinity``, which
+    ``json.dumps`` writes by default)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -64,6 +77,7 @@ def _sqlite_engine(url: URL) -> Engine:
     Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url.set(drivername="sqlite+pysqlite"),
+        json_deserializer=json_loads,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
     event.listen(engine, "connect", _configure_sqlite)

@@ -10,14 +10,16 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select
 
 from gateway.topics import Kind
 from rules.decision import Category, Priority
 from tickets.errors import BadCursor, InvalidRequest
 from tickets.lifecycle import Status
 from tickets.models import MAX_ROW_ID, Ticket
+from tickets.render import view_query
 
 MAX_LIMIT = 500
 _CURSOR_PREFIX = "t:"
@@ -69,11 +71,12 @@ class TicketFilter:
         return found
 
 
-def page_query(where: TicketFilter, *, limit: int, cursor: str | None) -> Select[tuple[Ticket]]:
-    """One page plus one row: the extra row, if any, says there is a next page."""
+def page_query(where: TicketFilter, *, limit: int, cursor: str | None) -> Select[Any]:
+    """One page plus one row (the extra row, if any, says there is a next page), as the
+    columns ``render.ticket_views`` reads."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
-    query = select(Ticket).where(*where.conditions())
+    query = view_query().where(*where.conditions())
     if cursor is not None:
         query = query.where(Ticket.id < decode_cursor(cursor))
     return query.order_by(Ticket.id.desc()).limit(limit + 1)

@@ -1,94 +1,110 @@
-"""Stored ticket → ``TicketView``: the one place that turns rows into the contract's shape."""
+"""Stored ticket → ``TicketView``: the one place that turns rows into the contract's shape.
+
+Two ways in: ``ticket_view`` for a ticket the ORM already holds (after a change), and
+``ticket_views`` for reads (list, get), which skip the ORM: one Core query for the tickets'
+columns, one for their history, one for their linked conditions, whatever the page size.
+"""
 
 from __future__ import annotations
 
-from gateway.topics import Kind
-from rules.decision import Category, Priority
-from tickets.lifecycle import Status
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, Select, select
+from sqlalchemy.orm import Session
+
 from tickets.models import SuppressedCondition, Ticket, TicketEvent
-from tickets.schemas import (
-    EscalationView,
-    FollowUpView,
-    HistoryEntry,
-    LinkedCondition,
-    Reporter,
-    Source,
-    TicketView,
-)
+from tickets.schemas import FollowUpView, LinkedCondition, TicketView
 
 COMPLAINT_LINKED = "complaint_linked"
 """History action on a ticket when a complaint is linked to it (``data.ticket``)."""
 
 
-def history_entry(event: TicketEvent) -> HistoryEntry:
-    return HistoryEntry(
-        at=event.at,
-        actor=event.actor,
-        action=event.action,
-        from_status=None if event.from_status is None else Status(event.from_status),
-        to_status=None if event.to_status is None else Status(event.to_status),
-        note=event.note,
-        data=event.data,
-    )
+_NOT_SHOWN = {"active_dedup_key", "idempotency_key", "request_hash", "sweep_at"}
+VIEW_COLUMNS = tuple(c for c in Ticket.__table__.c if c.key not in _NOT_SHOWN)
+"""The ticket columns a view reads (a ``Row`` of these reads like a ``Ticket``)."""
+_HISTORY_COLUMNS = (
+    TicketEvent.ticket_id,
+    TicketEvent.at,
+    TicketEvent.actor,
+    TicketEvent.action,
+    TicketEvent.from_status,
+    TicketEvent.to_status,
+    TicketEvent.note,
+    TicketEvent.data,
+)
+
+
+def view_query() -> Select[Any]:
+    """``SELECT`` of the view's columns, to add ``WHERE``, ``ORDER BY`` and ``LIMIT`` to."""
+    return select(*VIEW_COLUMNS)
+
+
+def ticket_views(session: Session, rows: Sequence[Row[Any]]) -> list[TicketView]:
+    """Views of tickets read with ``view_query``, in their order, with history and links."""
+    ids = [row.id for row in rows]
+    history: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+    linked: defaultdict[int, list[SuppressedCondition]] = defaultdict(list)
+    if ids:
+        events = select(*_HISTORY_COLUMNS).where(TicketEvent.ticket_id.in_(ids))
+        for ticket_id, *fields in session.execute(events.order_by(TicketEvent.id)):
+            history[ticket_id].append(dict(zip(_HISTORY_FIELDS, fields, strict=True)))
+        conditions = select(SuppressedCondition).where(SuppressedCondition.root_ticket_id.in_(ids))
+        for condition in session.scalars(conditions.order_by(SuppressedCondition.id)):
+            linked[condition.root_ticket_id or 0].append(condition)
+    return [view_of(row._asdict(), history[row.id], linked[row.id]) for row in rows]
+
+
+_HISTORY_FIELDS = tuple(c.key for c in _HISTORY_COLUMNS[1:])
+
+
+def history_entry(event: TicketEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in _HISTORY_FIELDS}
 
 
 def ticket_view(ticket: Ticket) -> TicketView:
-    return TicketView(
-        id=ticket.number,
-        site=ticket.site,
-        building=ticket.building,
-        device=ticket.device,
-        kind=None if ticket.kind is None else Kind(ticket.kind),
-        location=ticket.location,
-        rule=ticket.rule,
-        category=Category(ticket.category),
-        priority=Priority(ticket.priority),
-        status=Status(ticket.status),
-        title=ticket.title,
-        description=ticket.description,
-        source=Source(ticket.source),
-        opened_at=ticket.opened_at,
-        acknowledged_at=ticket.acknowledged_at,
-        resolved_at=ticket.resolved_at,
-        closed_at=ticket.closed_at,
-        condition_cleared_at=ticket.condition_cleared_at,
-        respond_by=ticket.respond_by,
-        onsite_by=ticket.onsite_by,
-        plan_by=ticket.plan_by,
-        resolve_by=ticket.resolve_by,
-        follow_up_by=ticket.follow_up_by,
-        escalation_level=ticket.escalation_level,
-        occurrences=ticket.occurrences,
-        last_occurrence_at=ticket.last_occurrence_at,
-        dedup_key=ticket.dedup_key,
-        owner=ticket.owner,
-        evidence=ticket.evidence,
-        reporter=None if ticket.reporter is None else Reporter.model_validate(ticket.reporter),
-        history=[history_entry(event) for event in ticket.history],
-        onsite_at=ticket.onsite_at,
-        planned_at=ticket.planned_at,
-        follow_up=_follow_up(ticket),
-        escalation=_escalation(ticket),
-        parent=ticket.parent_number,
-        linked=[str(e.data["ticket"]) for e in ticket.history if e.action == COMPLAINT_LINKED],
-        linked_conditions=[linked_condition(c) for c in ticket.linked_conditions],
-    )
+    columns = {c.key: getattr(ticket, c.key) for c in VIEW_COLUMNS}
+    return view_of(columns, [history_entry(e) for e in ticket.history], ticket.linked_conditions)
 
 
-def _follow_up(ticket: Ticket) -> FollowUpView | None:
-    if ticket.followed_up_at is None:
+def view_of(
+    ticket: dict[str, Any],
+    history: Sequence[dict[str, Any]],
+    linked: Sequence[SuppressedCondition],
+) -> TicketView:
+    """The view of a ticket's columns (by name), its history entries (``HistoryEntry``'s
+    fields) and the conditions linked to it. Pydantic validates the whole tree in one call."""
+    fields = {name: ticket[name] for name in _COPIED}
+    fields["id"] = ticket["number"]
+    fields["parent"] = ticket["parent_number"]
+    fields["history"] = history
+    fields["follow_up"] = _follow_up(ticket)
+    fields["escalation"] = (ticket["sla_state"] or {}).get("escalation")
+    fields["linked"] = [
+        str(e["data"]["ticket"]) for e in history if e["action"] == COMPLAINT_LINKED
+    ]
+    fields["linked_conditions"] = [linked_condition(c) for c in linked]
+    return TicketView.model_validate(fields)
+
+
+_COPIED = tuple(
+    name
+    for name in TicketView.model_fields
+    if name in {c.key for c in VIEW_COLUMNS} and name not in {"id"}
+)
+"""View fields that are ticket columns of the same name, as they are."""
+
+
+def _follow_up(ticket: dict[str, Any]) -> FollowUpView | None:
+    if ticket["followed_up_at"] is None:
         return None
     return FollowUpView(
-        at=ticket.followed_up_at,
-        by=ticket.followed_up_by or "",
-        result=ticket.follow_up_result or "",
-        satisfaction=ticket.satisfaction or 0,
+        at=ticket["followed_up_at"],
+        by=ticket["followed_up_by"] or "",
+        result=ticket["follow_up_result"] or "",
+        satisfaction=ticket["satisfaction"] or 0,
     )
-
-
-def _escalation(ticket: Ticket) -> EscalationView | None:
-    stored = (ticket.sla_state or {}).get("escalation")
-    return None if stored is None else EscalationView.model_validate(stored)
 
 
 def linked_condition(row: SuppressedCondition) -> LinkedCondition:

@@ -24,13 +24,13 @@ from rules.decision import Action, Category, Decision, Priority
 from steward.clock import Clock, as_datetime
 from tickets import changes, report, silences, suppress, sweep
 from tickets.db import read_session, write_session
-from tickets.errors import Conflict, InvalidRequest
+from tickets.errors import Conflict, InvalidRequest, TicketNotFound
 from tickets.lifecycle import ACTIVE_STATUSES, Record, Status, TicketAction
 from tickets.listing import TicketFilter, encode_cursor, page_query
 from tickets.models import OutboxEvent, SuppressedCondition, Ticket
 from tickets.outbox import Journal, OutboxRecord, outbox_record
 from tickets.policy import Policies
-from tickets.render import ticket_view
+from tickets.render import ticket_view, ticket_views, view_query
 from tickets.report import Fleet
 from tickets.report_schema import MonthlyReport
 from tickets.schemas import (
@@ -43,7 +43,7 @@ from tickets.schemas import (
     TicketView,
 )
 from tickets.sla import SlaPolicy
-from tickets.store import find_by_idempotency_key, get_ticket
+from tickets.store import find_by_idempotency_key
 
 IDEMPOTENCY_KEY_MAX = 200
 _KEY_CHUNK = 500  # stay far below any database's bound-parameter limit
@@ -285,7 +285,10 @@ class TicketService:
 
     def get(self, *, number: str) -> TicketView:
         with read_session(self._sessions) as session:
-            return ticket_view(get_ticket(session, number))
+            rows = session.execute(view_query().where(Ticket.number == number)).all()
+            if not rows:
+                raise TicketNotFound(number)
+            return ticket_views(session, rows)[0]
 
     def active_for(self, *, dedup_keys: Iterable[str]) -> dict[str, str]:
         """dedup_key → number of its active ticket, for the keys that have one."""
@@ -355,8 +358,8 @@ class TicketService:
         )
         query = page_query(where, limit=limit, cursor=cursor)
         with read_session(self._sessions) as session:
-            rows = builtins.list(session.scalars(query))
-            items = [ticket_view(ticket) for ticket in rows[:limit]]
+            rows = session.execute(query).all()
+            items = ticket_views(session, rows[:limit])
         next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
         return TicketPage(items=items, next_cursor=next_cursor)
 

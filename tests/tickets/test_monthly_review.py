@@ -49,6 +49,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from gateway.topics import Kind
 from rules.engine import RULES_BY_ID
@@ -60,7 +62,9 @@ from tests.tickets.timeline import Site, local
 from tickets.config import site_policies
 from tickets.db import make_engine, migrate, session_factory
 from tickets.lifecycle import TicketAction as A
+from tickets.models import Ticket
 from tickets.outbox import EventType
+from tickets.render import ticket_view
 from tickets.report import Fleet
 from tickets.report_schema import MonthlyReport, report_csv
 from tickets.schemas import FollowUpIn, ReporterChannel, SilenceIn
@@ -89,8 +93,9 @@ FLEET = Fleet(
 class Month:
     """Plays the legend above in time order; ``t`` maps ticket names to numbers."""
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, engine: Engine) -> None:
         self.site = site
+        self.engine = engine
         self.t: dict[str, str] = {}
 
     def fire(self, name: str, rule: str, device: str, building: str, **kw: Any) -> None:
@@ -278,7 +283,7 @@ def month(
         clock = FakeClock(local("03-31 19:00"))
         policies = site_policies(parse_config(SITE_FILE, Path("site.yaml")).sites)
         service = TicketService(session_factory(engine), clock, policies=policies)
-        m = Month(Site(service, clock))
+        m = Month(Site(service, clock), engine)
         play(m)
         yield m
     finally:
@@ -527,3 +532,26 @@ def test_the_csv_carries_the_same_figures(month: Month) -> None:
     assert table["time_to_resolve", "general", "", "mean_s"] == "23626.7"
     assert table["repeated_failures", "elevator", "lift-1", "failures"] == "3"
     assert table["complaints", "channel", "app", "tickets"] == "2"
+
+
+def test_list_and_get_read_the_same_views_as_the_orm_gives(month: Month) -> None:
+    """List and get read tickets without the ORM (``render.ticket_views``); every ticket of
+    the month, whatever it holds, reads the same as the ORM's view of it."""
+    with Session(month.engine) as session:
+        tickets = session.scalars(select(Ticket).order_by(Ticket.id)).all()
+        expected = {t.number: ticket_view(t) for t in tickets}
+    listed, cursor = [], None
+    while True:
+        page = month.site.service.list(limit=7, cursor=cursor)
+        listed += page.items
+        if (cursor := page.next_cursor) is None:
+            break
+    assert [v.id for v in listed] == sorted(expected, reverse=True)
+    assert {v.id: v for v in listed} == expected
+    for number, view in expected.items():
+        assert month.site.service.get(number=number) == view
+    views = expected.values()
+    assert all(v.history for v in views)
+    assert any(v.reporter for v in views) and any(v.follow_up for v in views)
+    assert any(v.escalation for v in views) and any(v.parent for v in views)
+    assert any(v.linked for v in views) and any(v.linked_conditions for v in views)
