@@ -65,6 +65,8 @@ CALENDAR_RULES: tuple[Rule[CalendarView], ...] = (
         timed=True,
         auto_resolve=True,
         clear="a newer last_maintenance date in the site file",
+        inputs=("params.last_maintenance", "clock"),
+        thresholds=("elevator.maintenance_interval_days",),
         source="ELV-15; TSG T5002 (every 15 days)",
     ),
     Rule(
@@ -78,6 +80,8 @@ CALENDAR_RULES: tuple[Rule[CalendarView], ...] = (
         timed=True,
         auto_resolve=True,
         clear="a later inspection_expires date in the site file",
+        inputs=("params.inspection_expires", "clock"),
+        thresholds=("elevator.inspection_notice_days",),
         source="ELV-16; local ordinances (apply within 30 days of expiry)",
     ),
     Rule(
@@ -92,6 +96,8 @@ CALENDAR_RULES: tuple[Rule[CalendarView], ...] = (
         timed=True,
         auto_resolve=True,
         clear="a newer last_inspection date in the site file",
+        inputs=("params.last_inspection", "params.basement", "clock"),
+        thresholds=("extinguisher.inspection_days", "extinguisher.basement_inspection_days"),
         source="FEX-05; GB 50444 5.2.1/5.2.2",
     ),
 )

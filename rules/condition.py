@@ -47,6 +47,14 @@ class Rule(Generic[S]):
     """This rule is a sensor fault: it freezes dependent rules and counts towards flapping."""
     scope: Callable[[S], str] | None = None
     """Dedup scope other than the device, e.g. a water zone: one ticket for the zone."""
+    inputs: tuple[str, ...] | None = None
+    """What the condition and its clear read (catalogue): payload fields by name, the device's
+    site-file parameters as ``params.<name>``, and signals other than the reading
+    (``rules.catalogue.SIGNALS``). None: not declared (a test requires every rule to)."""
+    thresholds: tuple[str, ...] | None = None
+    """The thresholds the condition and its clear use, as ``<section>.<name>`` of
+    ``RulesConfig`` (``elevator.entrapment_s``); ``()`` when it has none, None: not declared.
+    Their defaults come from the threshold models (``rules.catalogue.threshold_defaults``)."""
 
 
 def make_rule(
@@ -59,10 +67,16 @@ def make_rule(
     holds: Callable[[Any, float], float | None],
     *,
     category: Category = Category.FACILITY,
+    section: str | None = None,
+    thresholds: tuple[str, ...] | None = None,
     **kw: Any,
 ) -> Rule[Any]:
     """A kind's rule, id ``{kind}.{rule_id}``: each rule module binds its kind (and its
-    defaults) with ``functools.partial``."""
+    defaults) with ``functools.partial``. ``thresholds`` are names in the kind's ``rules.<section>``
+    (default: the kind), or ``<section>.<name>`` for another section's."""
+    home = section or kind
+    if thresholds is not None:
+        thresholds = tuple(n if "." in n else f"{home}.{n}" for n in thresholds)
     return Rule(
         id=f"{kind}.{rule_id}",
         group=group,
@@ -71,6 +85,7 @@ def make_rule(
         title=title,
         condition=condition,
         holds=holds,
+        thresholds=thresholds,
         **kw,
     )
 

@@ -19,10 +19,12 @@ REPEATED_FAILURE: Rule[object] = Rule(
     category=Category.FACILITY,
     title="Elevator failing repeatedly: review maintenance",
     condition="≥ repeated_failure_count fault tickets for one elevator within "
-    "repeated_failure_window_days (sensor, IoT and calendar tickets excluded); "
-    "checked whenever a fault ticket opens",
+    "repeated_failure_window_days (sensor, IoT, calendar and alarm follow-up tickets "
+    "excluded); checked whenever a fault ticket opens",
     holds=_never,
     clear="a person reviews it",
+    inputs=("tickets",),
+    thresholds=("elevator.repeated_failure_count", "elevator.repeated_failure_window_days"),
     source="ELV-14; seed 二(四) (3 times a month)",
 )
 NOT_FAULTS = (

@@ -200,6 +200,8 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         "controller code 11",
         entrapment_outside_zone,
         clear=PERSON,
+        inputs=("mode", "moving", "door", "door_zone", "occupied", "floor", "fault_codes"),
+        thresholds=("entrapment_s", "stopped_outside_zone_s"),
         source="ELV-01; GB/T 24476 codes 04/11",
     ),
     _rule(
@@ -211,6 +213,8 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         "detected, held ≥ entrapment_at_landing_s",
         entrapment_at_landing,
         clear=PERSON,
+        inputs=("mode", "moving", "door", "door_zone", "occupied", "floor"),
+        thresholds=("entrapment_at_landing_s",),
         source="ELV-02",
     ),
     _rule(
@@ -221,6 +225,8 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         "alarm pressed and not (in the door zone with the door open)",
         alarm_unfiltered,
         clear=PERSON,
+        inputs=("alarm", "door_zone", "door"),
+        thresholds=(),
         source="ELV-03; EN 81-28 4.12-4.13",
     ),
     _rule(
@@ -232,6 +238,8 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         alarm_filtered,
         category=Category.SERVICE,
         clear=PERSON,
+        inputs=("alarm", "door_zone", "door"),
+        thresholds=(),
         source="ELV-03; EN 81-28 alarm filtering",
     ),
     _rule(
@@ -243,7 +251,10 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         "held ≥ stopped_outside_zone_s",
         stopped_outside_zone_empty,
         auto_resolve=True,
-        clear="the car moves or reaches a landing",
+        clear="the car moves, reaches the door zone or opens its door, leaves normal mode, or a "
+        "passenger is detected (then an entrapment)",
+        inputs=("mode", "moving", "door", "door_zone", "occupied", "floor"),
+        thresholds=("stopped_outside_zone_s",),
         source="ELV-04; GB/T 24476 code 04",
     ),
     _rule(
@@ -255,6 +266,8 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         "readings, or controller code 05 (unintended car movement)",
         door_open_while_moving,
         clear=PERSON,
+        inputs=("moving", "door", "fault_codes"),
+        thresholds=("door_open_moving_samples",),
         source="ELV-05; GB/T 24476 code 05 (UCM)",
     ),
     _rule(
@@ -267,6 +280,8 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         clear_after_s=lambda v: v.th.power_restored_s,
         auto_resolve=True,
         clear="on mains for power_restored_s",
+        inputs=("mains_power",),
+        thresholds=("power_loss_s", "power_restored_s"),
         source="ELV-10; event 41",
     ),
     _rule(
@@ -277,6 +292,8 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         "car one floor beyond the top or bottom floor, or controller code 09/10",
         overrun,
         clear=PERSON,
+        inputs=("floor", "fault_codes", "params.min_floor", "params.max_floor"),
+        thresholds=(),
         source="ELV-06; GB/T 24476 codes 09/10",
     ),
     _rule(
@@ -287,6 +304,8 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         "speed ≥ overspeed_ratio × rated speed (GB 7588: 115 %)",
         overspeed,
         clear=PERSON,
+        inputs=("speed_mps", "params.rated_speed_mps"),
+        thresholds=("overspeed_ratio",),
         source="ELV-07; GB 7588 9.10",
     ),
     _rule(
@@ -296,7 +315,10 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         "Car speed abnormal",
         "speed_warning_ratio ≤ speed/rated < overspeed_ratio held ≥ speed_warning_s",
         speed_abnormal,
-        clear="speed back at or below the warning band",
+        clear="speed below speed_warning_ratio × rated (recorded; at overspeed_ratio and "
+        "above it is overspeed, same group)",
+        inputs=("speed_mps", "params.rated_speed_mps"),
+        thresholds=("speed_warning_ratio", "overspeed_ratio", "speed_warning_s"),
         source="ELV-07 [E] band",
     ),
     _rule(
@@ -307,7 +329,10 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         "safety_circuit_ok or door_lock_ok false (or code 01) while moving, or held ≥ "
         "circuit_open_idle_s while idle in normal mode",
         circuit_open,
-        clear="circuits closed",
+        clear="no circuit reported open and no code 01, or the car idle outside normal mode, "
+        "e.g. in inspection (recorded)",
+        inputs=("safety_circuit_ok", "door_lock_ok", "fault_codes", "moving", "mode"),
+        thresholds=("circuit_open_idle_s",),
         source="ELV-08; GB/T 24476 code 01",
     ),
     _rule(
@@ -319,7 +344,10 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         "door_cycles_without_trip door cycles without a trip, or codes 02/03",
         door_fault,
         auto_resolve=True,
-        clear="a normal trip",
+        clear="the door closes (or the car travels or leaves normal mode), codes 02/03 are gone "
+        "and fewer than door_cycles_without_trip door cycles since the last trip",
+        inputs=("door", "door_zone", "moving", "mode", "fault_codes"),
+        thresholds=("door_open_at_landing_s", "door_cycles_without_trip"),
         source="ELV-09; GB/T 24476 codes 02/03",
     ),
     _rule(
@@ -331,7 +359,9 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         long_inspection,
         auto_resolve=True,
         category=Category.SERVICE,
-        clear="back in normal mode",
+        clear="mode other than inspection",
+        inputs=("mode",),
+        thresholds=("inspection_mode_s",),
         source="ELV-11 [E]",
     ),
     _rule(
@@ -343,7 +373,9 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         fire_mode,
         auto_resolve=True,
         category=Category.SERVICE,
-        clear="back in normal mode",
+        clear="mode other than fire or earthquake",
+        inputs=("mode",),
+        thresholds=("fire_mode_verify_s",),
         source="ELV-11 [E]",
     ),
     _rule(
@@ -355,7 +387,9 @@ ELEVATOR_RULES: tuple[Rule[ElevatorView], ...] = (
         "lost, 08 restart blocked)",
         controller_fault,
         auto_resolve=True,
-        clear="code cleared",
+        clear="no code without a rule of its own in the latest reading",
+        inputs=("fault_codes",),
+        thresholds=(),
         source="ELV-13; GB/T 24476 codes 06-08",
     ),
 )

@@ -88,7 +88,15 @@ EXTINGUISHER_RULES: tuple[Rule[ExtinguisherView], ...] = (
         low,
         clear_after_s=lambda v: v.th.in_band_clear_s,
         auto_resolve=True,
-        clear="back in the green band for in_band_clear_s",
+        clear="≥ green_min_mpa, or discharged, for in_band_clear_s",
+        inputs=("pressure_mpa", "params.green_min_mpa", "params.green_max_mpa"),
+        thresholds=(
+            "consecutive_readings",
+            "in_band_clear_s",
+            "discharged_ratio",
+            "rapid_loss_ratio",
+            "rapid_loss_window_s",
+        ),
         source="FEX-01; GB 50444 5.3.1",
     ),
     _rule(
@@ -99,7 +107,9 @@ EXTINGUISHER_RULES: tuple[Rule[ExtinguisherView], ...] = (
         "pressure > green_max_mpa on ≥ consecutive_readings readings",
         high,
         auto_resolve=True,
-        clear="back in the green band",
+        clear="a reading ≤ green_max_mpa",
+        inputs=("pressure_mpa", "params.green_max_mpa"),
+        thresholds=("consecutive_readings",),
         source="FEX-02",
     ),
     _rule(
@@ -111,7 +121,10 @@ EXTINGUISHER_RULES: tuple[Rule[ExtinguisherView], ...] = (
         "rapid_loss_window_s",
         discharged,
         category=Category.SERVICE,
-        clear="replaced (recorded; a person closes it)",
+        clear="pressure back ≥ green_min_mpa, no rapid loss in the window: replaced (recorded; a "
+        "person closes it)",
+        inputs=("pressure_mpa", "params.green_min_mpa", "params.green_max_mpa"),
+        thresholds=("discharged_ratio", "rapid_loss_ratio", "rapid_loss_window_s"),
         source="FEX-03 [E]",
     ),
     _rule(
@@ -125,6 +138,8 @@ EXTINGUISHER_RULES: tuple[Rule[ExtinguisherView], ...] = (
         category=Category.SERVICE,
         auto_resolve=True,
         clear="back on its bracket, upright",
+        inputs=("on_bracket", "tilt_deg"),
+        thresholds=("tilt_deg", "removed_s"),
         source="FEX-04 [E]",
     ),
 )

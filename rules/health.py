@@ -141,6 +141,13 @@ HEALTH_RULES: tuple[Rule[HealthView], ...] = (
         timed=True,
         sensor_fault=True,
         clear="a message or an online status",
+        inputs=("status", "message", "clock"),
+        thresholds=(
+            "health.elevator_silence_s",
+            "health.water_pressure_silence_s",
+            "health.extinguisher_silence_s",
+            "health.patrol_silence_s",
+        ),
         source="SEN-01; MQTT Last Will, 1.5× keep-alive",
     ),
     Rule(
@@ -154,7 +161,10 @@ HEALTH_RULES: tuple[Rule[HealthView], ...] = (
         holds=stuck,
         auto_resolve=True,
         sensor_fault=True,
-        clear="the value varies again",
+        clear="a pressure reading more than stuck_tolerance_mpa from the one before, or at "
+        "or below stuck_floor_mpa",
+        inputs=("pressure_mpa",),
+        thresholds=("health.stuck_samples", "health.stuck_tolerance_mpa", "health.stuck_floor_mpa"),
         source="SEN-02; IOOS QARTOD flat line",
     ),
     Rule(
@@ -169,6 +179,8 @@ HEALTH_RULES: tuple[Rule[HealthView], ...] = (
         auto_resolve=True,
         sensor_fault=True,
         clear="implausible_clear_samples plausible readings in a row",
+        inputs=("floor", "pressure_mpa", "params.min_floor", "params.max_floor"),
+        thresholds=("health.implausible_clear_samples", "water_pressure.full_scale_mpa"),
         source="SEN-03; QARTOD gross range",
     ),
     Rule(
@@ -181,6 +193,8 @@ HEALTH_RULES: tuple[Rule[HealthView], ...] = (
         holds=battery_low,
         auto_resolve=True,
         clear="battery_pct ≥ battery_ok_pct",
+        inputs=("battery_pct",),
+        thresholds=("health.battery_low_pct", "health.battery_ok_pct"),
         source="SEN-04",
     ),
     Rule(
@@ -195,6 +209,8 @@ HEALTH_RULES: tuple[Rule[HealthView], ...] = (
         timed=True,
         auto_resolve=True,
         clear="no excess for misbehaving_clear_s",
+        inputs=("rate_limited", "clock"),
+        thresholds=("health.misbehaving_clear_s",),
         source="reliability: flood protection",
     ),
     Rule(
@@ -208,6 +224,8 @@ HEALTH_RULES: tuple[Rule[HealthView], ...] = (
         holds=flapping,
         timed=True,
         clear="fewer faults in the window (recorded)",
+        inputs=("sensor_faults", "clock"),
+        thresholds=("health.flapping_faults", "health.flapping_window_s"),
         source="SEN-05",
     ),
 )

@@ -149,6 +149,8 @@ PATROL_RULES: tuple[Rule[PatrolView], ...] = (
         missed,
         auto_resolve=True,
         clear="the next scan",
+        inputs=("ts", "params.key_area", "params.interval_min", "clock"),
+        thresholds=("tolerance_ratio",),
         source="PAT-01; seed 一(一) every 2 h; ≤ 20 % tolerance",
     ),
     _rule(
@@ -160,6 +162,8 @@ PATROL_RULES: tuple[Rule[PatrolView], ...] = (
         missed_repeatedly,
         auto_resolve=True,
         clear="the next scan",
+        inputs=("ts", "params.key_area", "params.interval_min", "clock"),
+        thresholds=("tolerance_ratio",),
         source="PAT-01 [E]",
     ),
     _rule(
@@ -169,7 +173,9 @@ PATROL_RULES: tuple[Rule[PatrolView], ...] = (
         "Checkpoint rescanned suspiciously fast",
         "two scans of one checkpoint less than rescan_min_s apart",
         rescanned,
-        clear="a person reviews it",
+        clear="the next scan ≥ rescan_min_s after the one before (recorded; a person reviews it)",
+        inputs=("ts",),
+        thresholds=("rescan_min_s",),
         source="PAT-04 [E]",
     ),
 )
@@ -184,6 +190,8 @@ GUARD_RULES: tuple[Rule[GuardView], ...] = (
         auto_resolve=True,
         clear="the guard scans, or the shift ends",
         scope=lambda v: "guard-" + re.sub(r"[^a-z0-9_-]+", "-", v.guard_id.lower()),
+        inputs=("guard_id", "ts", "clock"),
+        thresholds=("guard_inactive_s", "shifts"),
         source="PAT-05 [E]",
     ),
 )
@@ -198,6 +206,8 @@ SITE_RULES: tuple[Rule[SitePatrolView], ...] = (
         auto_resolve=True,
         clear="the shift ends",
         scope=lambda _v: "site",
+        inputs=("missed_checkpoints", "clock"),
+        thresholds=("shift_misses", "shifts"),
         source="PAT-01 [E]",
     ),
 )

@@ -153,7 +153,7 @@ def sensor_fault(v: WaterView, _now: float) -> float | None:
     return v.th.loop_fault_s if v.loop_fault else None
 
 
-_rule = functools.partial(make_rule, "water")
+_rule = functools.partial(make_rule, "water", section="water_pressure")
 
 WATER_RULES: tuple[Rule[WaterView], ...] = (
     _rule(
@@ -168,7 +168,10 @@ WATER_RULES: tuple[Rule[WaterView], ...] = (
         clear_after_s=lambda v: v.th.outage_clear_s,
         needs_healthy_sensor=True,
         scope=_zone_scope,
-        clear="≥ outage_clear_mpa for outage_clear_s (recorded)",
+        clear="≥ outage_clear_mpa, or no longer confirmed, for outage_clear_s; the zone's "
+        "incident ends when no sensor of the zone fires any more (recorded)",
+        inputs=("pressure_mpa", "params.network", "params.zone", "zone", "building_power"),
+        thresholds=("outage_mpa", "outage_s", "outage_clear_mpa", "outage_clear_s"),
         source="WTR-01; GB 50368 7.1.2; NAMUR NE 43",
     ),
     _rule(
@@ -181,7 +184,17 @@ WATER_RULES: tuple[Rule[WaterView], ...] = (
         clear_after_s=lambda v: v.th.low_clear_s,
         needs_healthy_sensor=True,
         auto_resolve=True,
-        clear="≥ low_clear_mpa for low_clear_s",
+        clear="≥ low_clear_mpa for low_clear_s; also when a confirmed outage takes over (after "
+        "low_clear_s)",
+        inputs=("pressure_mpa", "params.network", "params.zone", "zone", "building_power"),
+        thresholds=(
+            "low_mpa",
+            "low_s",
+            "low_clear_mpa",
+            "low_clear_s",
+            "outage_mpa",
+            "outage_clear_mpa",
+        ),
         source="WTR-02; GB 50368 7.1.2",
     ),
     _rule(
@@ -194,7 +207,10 @@ WATER_RULES: tuple[Rule[WaterView], ...] = (
         clear_after_s=lambda v: v.th.high_clear_s,
         needs_healthy_sensor=True,
         auto_resolve=True,
-        clear="below the limit for high_clear_s",
+        clear="at or below the limit for high_clear_s (above over_mpa it is over_pressure, "
+        "same group)",
+        inputs=("pressure_mpa", "params.network", "params.max_mpa"),
+        thresholds=("high_mpa", "over_mpa", "high_s", "high_clear_s"),
         source="WTR-03; GB 50015-2019 3.4.2-3.4.5",
     ),
     _rule(
@@ -207,7 +223,9 @@ WATER_RULES: tuple[Rule[WaterView], ...] = (
         clear_after_s=lambda v: v.th.high_clear_s,
         needs_healthy_sensor=True,
         auto_resolve=True,
-        clear="below the limit for high_clear_s",
+        clear="≤ over_mpa for high_clear_s (still above the limit it is high_pressure, same group)",
+        inputs=("pressure_mpa", "params.network"),
+        thresholds=("over_mpa", "high_s", "high_clear_s"),
         source="WTR-03; GB 50015-2019 3.4.2",
     ),
     _rule(
@@ -222,7 +240,19 @@ WATER_RULES: tuple[Rule[WaterView], ...] = (
         burst,
         clear_after_s=lambda v: v.th.burst_clear_s,
         needs_healthy_sensor=True,
-        clear="back within burst_recovered_ratio of the baseline for burst_clear_s",
+        clear="≥ burst_recovered_ratio × the baseline for burst_clear_s (recorded)",
+        inputs=("pressure_mpa", "params.max_mpa"),
+        thresholds=(
+            "burst_drop_mpa",
+            "burst_drop_ratio",
+            "burst_window_s",
+            "burst_confirm_s",
+            "burst_recovered_ratio",
+            "burst_clear_s",
+            "baseline_window_s",
+            "high_mpa",
+            "low_mpa",
+        ),
         source="WTR-04 [E]",
     ),
     _rule(
@@ -234,7 +264,10 @@ WATER_RULES: tuple[Rule[WaterView], ...] = (
         fire_low,
         clear_after_s=lambda v: v.th.fire_clear_s,
         needs_healthy_sensor=True,
-        clear="≥ minimum + fire_clear_margin_mpa for fire_clear_s",
+        clear="≥ minimum + fire_clear_margin_mpa for fire_clear_s; the incident ends when "
+        "fire_pressure_lost has cleared too (recorded)",
+        inputs=("pressure_mpa", "params.network", "params.min_mpa"),
+        thresholds=("fire_min_mpa", "fire_low_s", "fire_clear_margin_mpa", "fire_clear_s"),
         source="WTR-05; GB 50974 5.2.2",
     ),
     _rule(
@@ -246,7 +279,10 @@ WATER_RULES: tuple[Rule[WaterView], ...] = (
         fire_lost,
         clear_after_s=lambda v: v.th.fire_clear_s,
         needs_healthy_sensor=True,
-        clear="pressure restored",
+        clear="> fire_lost_mpa for fire_clear_s; the incident ends when fire_low_pressure has "
+        "cleared too (recorded)",
+        inputs=("pressure_mpa", "params.network"),
+        thresholds=("fire_lost_mpa", "fire_lost_s", "fire_clear_s"),
         source="WTR-05 [E]",
     ),
     _rule(
@@ -260,6 +296,14 @@ WATER_RULES: tuple[Rule[WaterView], ...] = (
         sensor_fault=True,
         auto_resolve=True,
         clear="loop current back in loop_ok_min_ma..loop_ok_max_ma",
+        inputs=("current_ma",),
+        thresholds=(
+            "loop_min_ma",
+            "loop_max_ma",
+            "loop_fault_s",
+            "loop_ok_min_ma",
+            "loop_ok_max_ma",
+        ),
         source="WTR-07; NAMUR NE 43",
     ),
 )
