@@ -234,7 +234,7 @@ def _groups(session: Session, w: Window) -> list[_Group]:
     ]
     query = select(*keys, *sums).where(*w.where()).group_by(*keys)
     out = []
-    for row in session.execute(query):
+    for row in session.connection().execute(query):  # Core rows: no ORM loading per row
         priority, source, status, device, kind, rule, category, channel = row[:_KEYS]
         n = row[_KEYS:]
         out.append(
