@@ -6,17 +6,20 @@ four groups by how long they take: a group is one Steward (SQLite) and one simul
 clock as fast as the group allows. The clock stands still while Steward starts, stops at the
 end of the run (nothing happens that the simulator did not say) and runs in lockstep with the
 gateway (``LockstepClock``), so the acceleration never turns gateway latency into simulated
-minutes. Multi-day scenarios (repeated failure) run on the ticket store on a fake clock in
-test_fake_clock.py instead.
+minutes. The multi-day pair (repeated failure: faults on three days, or two) has no pace at
+all: its clock jumps from one message to the next (``JumpingClock``), so the days between
+the faults pass in a few wall seconds.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,7 @@ from tests.mqtt_helpers import forget_session, unique, wait_for
 from tests.scenarios.harness import START, Key, match_tickets
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
-MINUTE, HOUR = 60.0, 3600.0
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 SLACK_S = 0.5
 """How far (simulated seconds) the clock may run past a message the gateway has not seen."""
 STUCK_WALL_S = 5.0
@@ -104,7 +107,7 @@ class LockstepClock:
         if went is None:
             return self._start
         wall = time.monotonic()
-        free = min(self._start + (wall - went) * self.factor, self._until)
+        free = self._free(wall - went)
         seen = self._decoder.last_seq if self._decoder is not None else {}
         with self._lock:
             unseen = self._unseen
@@ -114,6 +117,24 @@ class LockstepClock:
                 unseen.popleft()
             oldest = min(unseen[0][0] if unseen else math.inf, self._next_due)
         return min(free, oldest + SLACK_S)
+
+    def _free(self, wall_s: float) -> float:
+        """Where the clock would be ``wall_s`` after it went, if the gateway kept up."""
+        return min(self._start + wall_s * self.factor, self._until)
+
+
+class JumpingClock(LockstepClock):
+    """Lockstep without a pace: as soon as the gateway has been through every message sent,
+    simulated time jumps to the next message due (plus ``SLACK_S``), however far off, and the
+    gateway's ticks see it there. A quiet day is a few hundred heartbeats through the broker,
+    not a day of sleeping. ``factor`` only spaces the simulator's polls while it waits for the
+    gateway (a few hundred simulated seconds to the next message: about a millisecond)."""
+
+    def __init__(self, start: float, until: float) -> None:
+        super().__init__(start, 300_000.0, until)
+
+    def _free(self, wall_s: float) -> float:
+        return self._until
 
 
 class StartingFleet(Fleet):
@@ -192,6 +213,62 @@ def test_scenario_pairs_through_the_real_pipeline(
     assert (unexpected, missing) == ([], []), f"{len(found)} tickets, {len(expected)} expected"
 
 
+MULTI_DAY = ["repeated_failure", "two_failures"]
+HEARTBEAT = Pace(elevator_calls_per_hour=0.0, elevator_idle_report_s=300.0)
+"""An idle car reporting every 5 min (half the elevator silence limit: never offline)."""
+
+
 def test_every_scenario_but_the_multi_day_ones_is_in_a_group() -> None:
     outside = [s.name for s in LIBRARY if group_of(s) is None]
-    assert outside == ["repeated_failure", "two_failures"]
+    assert outside == MULTI_DAY
+
+
+@pytest.mark.parametrize("name", MULTI_DAY)
+def test_multi_day_scenario_through_the_real_pipeline(
+    name: str, mosquitto_url: str, client_id: str, tmp_path: Path
+) -> None:
+    """Controller code 07 on three days (or two), through Mosquitto → gateway → rules →
+    tickets: three fault tickets in 30 days make one important repeated-failure ticket, which
+    ``Steward._apply`` decides from the ticket store; two make none. The clock jumps between
+    the car's heartbeats instead of sleeping through the days."""
+    staged = stage(name, site=unique(f"s-{name.replace('_', '-')}"), start=START, pace=HEARTBEAT)
+    duration = staged.scenario.duration_s
+    clock = JumpingClock(START, START + duration)
+    db = f"sqlite:///{tmp_path}/steward.db"
+    with running(settings(mosquitto_url, db, client_id), clock, staged.config) as (steward, api):
+        clock.watch(steward.decoder)
+        simulator = FleetPublisher(
+            StartingFleet([staged], clock),
+            mosquitto_url,
+            clock=clock,
+            qos=1,
+            connections=1,
+            status_on_stop="clear",
+        )
+        stats = simulator.run(duration)
+        wait_for(clock.caught_up, timeout=30, what="every reading processed")
+        assert steward.writer.flush(30)
+        found = tickets_of(api, [staged.site])
+        items = api.get("/api/v1/tickets", params={"site": staged.site, "limit": 500}).json()
+        ours = [r for r in steward.dead_letters.latest(1000) if f"/{staged.site}/" in r.topic]
+    assert stats.failed == 0 and stats.simulated_s >= duration
+    assert ours == []
+    unexpected, missing = match_tickets(found, [(staged.site, t) for t in staged.expected])
+    assert (unexpected, missing) == ([], []), f"{len(found)} tickets"
+    faults = [t for t in found if t[2] == "elevator.controller_fault"]
+    repeated = [t for t in found if t[2] == "elevator.repeated_failure"]
+    assert len(faults) == (3 if name == "repeated_failure" else 2)
+    assert len({t[1] for t in faults}) == 1  # one car
+    opened = sorted(
+        datetime.fromisoformat(t["opened_at"]).timestamp()
+        for t in items["items"]
+        if t["rule"] == "elevator.controller_fault"
+    )
+    gaps = [b - a for a, b in itertools.pairwise(opened)]
+    assert all(abs(gap - DAY) < HOUR for gap in gaps), gaps  # the days did pass in between
+    car = faults[0][1]
+    assert repeated == (
+        [(staged.site, car, "elevator.repeated_failure", "important", "facility")]
+        if name == "repeated_failure"
+        else []
+    )
