@@ -1,5 +1,6 @@
 """A real webhook receiver on 127.0.0.1 for tests: records every request, answers as scripted
-(status, headers, delay), and tracks how many requests per ``webhook-id`` are in flight."""
+(status, headers, delay, or dripped a piece at a time), and tracks how many requests per
+``webhook-id`` are in flight."""
 
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ class Reply:
     body: bytes = b'{"ok": true}'
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    drip_headers_s: float = 0.0
+    """Send the status line and each header line on its own, this long apart."""
+    drip_body_s: float = 0.0
+    """Send the body a byte at a time, this long apart."""
+
+    @property
+    def drips(self) -> bool:
+        return self.drip_headers_s > 0 or self.drip_body_s > 0
 
 
 Script = Callable[[Received, int], Reply]
@@ -109,6 +118,9 @@ class Receiver:
         finally:
             with self._lock:
                 self._in_flight[webhook_id] -= 1
+        if reply.drips:
+            _drip(handler, reply)
+            return
         try:
             handler.send_response(reply.status)
             for name, value in reply.headers.items():
@@ -127,3 +139,24 @@ class Receiver:
     def ids(self) -> list[str]:
         with self._lock:
             return [r.webhook_id for r in self.received]
+
+
+def _drip(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    """A slow receiver: every piece sent on its own, a pause before each; stops when the
+    sender has gone."""
+    lines = [
+        f"HTTP/1.1 {reply.status} {handler.responses.get(reply.status, ('',))[0]}\r\n",
+        *(f"{name}: {value}\r\n" for name, value in reply.headers.items()),
+        f"content-length: {len(reply.body)}\r\n",
+        "\r\n",
+    ]
+    pieces = [(line.encode("latin-1"), reply.drip_headers_s) for line in lines]
+    pieces += [(reply.body[i : i + 1], reply.drip_body_s) for i in range(len(reply.body))]
+    handler.close_connection = True
+    try:
+        for piece, pause in pieces:
+            time.sleep(pause)
+            handler.wfile.write(piece)
+            handler.wfile.flush()
+    except OSError:
+        pass  # the sender gave up

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import time
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from delivery.log import DeliveryLog
@@ -91,6 +93,46 @@ def test_slow_past_the_timeout_is_retried(
     assert [a.reason for a in view.history] == ["timeout", "ok"]
     assert 250 <= view.history[0].latency_ms < 1400
     assert view.status == "delivered"
+
+
+DRIPS = {
+    # 15 header lines, one every 0.2 s: no single read waits 0.5 s, the answer takes 3 s
+    "headers": Reply(headers={f"x-filler-{i}": "." for i in range(15)}, drip_headers_s=0.2),
+    # a 200 at once, then its body a byte every 0.2 s: the status is not the delivery
+    "body": Reply(body=b'{"ok": true, "padding": "............"}', drip_body_s=0.2),
+}
+
+
+@pytest.mark.parametrize("drip", sorted(DRIPS))
+def test_a_receiver_dripping_its_answer_times_out_at_the_deadline_and_is_retried(
+    drip: str,
+    service: TicketService,
+    sessions: sessionmaker[Session],
+    clock: FakeClock,
+    receiver: Receiver,
+) -> None:
+    """``timeout_s`` bounds the whole call, not each network read (httpx's own timeouts)."""
+    receiver.script = lambda _r, n: DRIPS[drip] if n == 0 else Reply()
+    log = DeliveryLog(sessions, clock)
+    with dispatcher(sessions, clock, webhook_route(receiver.url, timeout_s=0.5)) as d:
+        open_ticket(service, clock, "lift-1")
+        started = time.monotonic()
+        assert d.run_once() == 1
+        elapsed = time.monotonic() - started
+        [view] = log.list().items
+        assert view.status == "pending"
+        assert [(a.reason, a.outcome, a.status_code) for a in view.history] == [
+            ("timeout", "retry", None)
+        ]
+        assert 450 <= view.history[0].latency_ms < 800
+        assert elapsed < 1.5  # the drip alone would take 3 s or more
+        clock.advance(HOUR)
+        assert drain(d) == 1
+    [view] = log.list().items
+    assert view.status == "delivered"
+    assert [a.reason for a in view.history] == ["timeout", "ok"]
+    first, second = receiver.received
+    assert first.webhook_id == second.webhook_id
 
 
 def test_410_disables_the_endpoint_until_it_is_enabled_again(
