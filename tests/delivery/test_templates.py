@@ -104,6 +104,38 @@ def test_generic_issue(event_type: EventType, status: Status) -> None:
     assert "| Ticket | ST-000042" in body["body"]
 
 
+@pytest.mark.parametrize(
+    "bad_time",
+    [
+        "2026-01-01T08:00:00",  # no offset
+        "2026-01-01 08:00:00Z",  # no T
+        "2026-02-30T08:00:00Z",  # no such day
+        "2026-01-01T24:00:00Z",
+        "yesterday",
+    ],
+)
+@pytest.mark.parametrize(
+    ("template", "params", "schema_file"),
+    [
+        ("pagerduty", {"routing_key": ROUTING_KEY}, "pagerduty-events-v2.json"),
+        ("generic-issue", {}, "generic-issue.json"),
+    ],
+)
+def test_the_schema_check_rejects_a_rendering_with_a_broken_timestamp(
+    template: str, params: dict[str, Any], schema_file: str, bad_time: str
+) -> None:
+    """The format checks above are real: ``date-time`` needs ``rfc3339-validator`` installed,
+    without which jsonschema passes any string."""
+    checker = jsonschema.FormatChecker()
+    assert "date-time" in checker.checkers
+    event = {**sample_event(EventType.OPENED, Status.OPEN), "time": bad_time}
+    _url, body = render(template, event, **params)
+    with pytest.raises(jsonschema.ValidationError, match="is not a 'date-time'") as caught:
+        jsonschema.validate(body, schema(schema_file), format_checker=checker)
+    assert caught.value.validator == "format"
+    assert caught.value.instance == bad_time
+
+
 def test_a_users_template_renders_url_headers_and_body() -> None:
     template = RequestTemplate(
         method="PUT",
