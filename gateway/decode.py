@@ -245,13 +245,7 @@ class Decoder:
             source.last_seq = seq
         self.accepted[known.kind_name] += 1
         return Reading(
-            ref,
-            cast(Telemetry, telemetry),
-            received_at,
-            observed_at,
-            flags,
-            known.registered,
-            payload if isinstance(payload, bytes) else bytes(payload),
+            ref, cast(Telemetry, telemetry), received_at, observed_at, flags, known.registered
         )
 
     def _take_token(self, source: _Source, at: float) -> bool:

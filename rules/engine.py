@@ -246,7 +246,7 @@ class RulesEngine:
         return decisions
 
     def _observe(self, state: DeviceState, reading: Reading, now: float) -> None:
-        state.reading = reading.kept()
+        state.reading = reading
         t = reading.telemetry
         water = self.config.water_pressure
         state.health_view.update(

@@ -50,7 +50,7 @@ def reading_from_json(ref: DeviceRef, data: dict[str, Any]) -> Reading:
     telemetry: Any = SCHEMAS[ref.kind].model_validate(data["telemetry"])
     return Reading(
         ref=ref,
-        parsed=telemetry,
+        telemetry=telemetry,
         received_at=float(data["received_at"]),
         observed_at=float(data["observed_at"]),
         flags=frozenset(data.get("flags", ())),
