@@ -214,15 +214,18 @@ class DeviceRegistry:
     def __init__(self, config: StewardConfig) -> None:
         self.config = config
         self._devices: dict[str, RegisteredDevice] = {}
+        shared: dict[BaseModel, BaseModel] = {}
+        """Params models are frozen: devices with equal params share one."""
         for site in config.sites:
             for building in site.buildings:
                 for device in building.devices:
                     ref = DeviceRef(site.id, device.kind, device.id)
+                    params = device.typed_params()
                     self._devices[ref.key] = RegisteredDevice(
                         ref=ref,
                         building=building.id,
                         location=device.location,
-                        params=device.typed_params(),
+                        params=shared.setdefault(params, params),
                         thresholds=device.thresholds,
                         timezone=site.timezone,
                     )
