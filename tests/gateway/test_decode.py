@@ -165,3 +165,22 @@ def test_a_flood_is_limited_but_a_backlog_flush_is_not() -> None:
     ]
     flushed = [d.decode("estate/s/patrol/back/telemetry", b, NOW) for b in backlog]
     assert all(isinstance(r, Reading) for r in flushed)
+
+
+def test_readings_with_the_same_fields_share_one_fields_set() -> None:
+    """Memory: every device's latest reading stays alive, so models carrying the same fields
+    share pydantic's set of fields given; what a model says it was given stays exact."""
+    d = decoder()
+    topics = [f"estate/site-a/elevator/dev-{n}/telemetry" for n in range(3)]
+    first, second = (d.decode(t, payload("elevator", seq=1), NOW) for t in topics[:2])
+    with_speed = d.decode(topics[2], payload("elevator", seq=1, speed_mps=1.0), NOW)
+    again = d.decode(topics[0], payload("elevator", seq=2), NOW + 1)
+    assert isinstance(first, Reading) and isinstance(second, Reading)
+    assert isinstance(with_speed, Reading) and isinstance(again, Reading)
+    given = {"ts", "seq", *VALID["elevator"]}
+    assert first.telemetry.model_fields_set == second.telemetry.model_fields_set == given
+    assert first.telemetry.model_fields_set is second.telemetry.model_fields_set
+    assert again.telemetry.model_fields_set is first.telemetry.model_fields_set
+    assert with_speed.telemetry.model_fields_set == given | {"speed_mps"}
+    assert "speed_mps" not in first.telemetry.model_dump(exclude_unset=True)
+    assert with_speed.telemetry.model_dump(exclude_unset=True)["speed_mps"] == 1.0
