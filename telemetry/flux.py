@@ -1,8 +1,9 @@
 """Readings back out of InfluxDB 2.x through Flux (``/api/v2/query``).
 
-Verified only against a real InfluxDB 2 in the compose stack (docs/deployment.md): the test
-servers here (VictoriaMetrics) accept the v2 write API but have no Flux. The query text and
-the parsing of its tables are unit-tested.
+Only the compose stack, against a real InfluxDB 2, can verify this end to end, and it has not
+been run on our build machines (no Docker engine; docs/deployment.md): the test servers here
+(VictoriaMetrics) accept the v2 write API but have no Flux. What is tested is the query text
+and the parsing of its tables.
 """
 
 from __future__ import annotations

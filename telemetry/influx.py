@@ -11,10 +11,19 @@ Two threads, so the gateway never waits and the network never stalls encoding:
   and the sender retries the spool's oldest segment with jittered backoff until the server
   answers, then replays the spool in order.
 
-Readings are dropped only when the spool is at its size limit (or, as a last resort, when
-the gateway outruns the batcher by a whole buffer); both are counted and logged at ERROR.
-Batches the server refuses as invalid (400, 413, 422) cannot succeed on retry: they are
-counted as rejected and logged with the server's answer.
+When the gateway outruns the batcher by a whole buffer (the batcher stuck on a slow disk,
+starved of CPU, or dead), ``add`` **overflows to disk** itself: from then on every reading
+goes to an overflow list, and each ``batch_size`` of them is encoded and written to the
+spool's overflow area by the gateway thread: a bounded local write (never the network, and
+no lock another thread holds while it writes to disk). Handing the overflow to the batcher
+instead would mean unbounded memory or drops, since the batcher is the thread that is
+behind. The overflow is newer than what the buffer still holds, so the batcher moves it to
+the back of the spool's queue only once the buffer is empty; then the gateway goes back to
+the buffer. Nothing that overflowed overtakes an older reading.
+
+Readings are dropped only when the spool is at its size limit (or its disk fails): counted
+and logged at ERROR. Batches the server refuses as invalid (400, 413, 422) cannot succeed on
+retry: they are counted as rejected and logged with the server's answer.
 """
 
 from __future__ import annotations
@@ -77,6 +86,7 @@ class InfluxSink:
             capacity=buffer_readings, batch_size=batch_size, flush_interval_s=flush_interval_s
         )
         self.encoder = LineEncoder(building_of)
+        self._overflow_encoder = LineEncoder(building_of)  # the gateway thread's own
         self.spool = Spool(spool_dir, max_bytes=spool_max_bytes, fsync=fsync)
         self.retry_max_s = retry_max_s
         self._writer = writer
@@ -88,6 +98,15 @@ class InfluxSink:
         self._stop_deadline = float("inf")
         self._threads: list[threading.Thread] = []
         self._drops = LoudDrops(f"telemetry to {target.url}")
+        # Overflow (see the module's docstring): the gateway thread's, under _overflow_lock.
+        self._overflow_lock = threading.Lock()
+        self._overflowing = False
+        self._overflow: list[Reading] = []
+        self._overflow_lines = 0  # in memory: the list, and readings on their way out of it
+        self._overflowed = 0
+        self._overflow_spooled = 0
+        self._overflow_logged = -float("inf")
+        self._received = 0
         self._written = 0
         self._rejected = 0
         self._replayed = 0
@@ -100,8 +119,78 @@ class InfluxSink:
 
     # -- the gateway's entry point -------------------------------------------------------------
     def add(self, reading: Reading) -> None:
-        if not self.buffer.add(reading):
-            self._drops.drop(1, "in-memory buffer full: the batcher is not keeping up")
+        self._received += 1
+        if self._overflowing or not self.buffer.add(reading):
+            self._overflow_add(reading)
+
+    def _overflow_add(self, reading: Reading) -> None:
+        """The buffer is full, or was and the batcher has not caught up yet: to disk."""
+        try:
+            with self._overflow_lock:
+                if not self._overflowing:
+                    if self.buffer.add(reading):  # the batcher ended an overflow meanwhile
+                        return
+                    self._overflowing = True
+                self._overflowed += 1
+                self._overflow.append(reading)
+                self._overflow_lines += 1
+                if self._overflowed == 1 or len(self._overflow) == 1:
+                    self._say_overflowing()
+                if len(self._overflow) >= self.buffer.batch_size:
+                    self._overflow_to_disk()
+        except Exception:  # add never raises; the readings are in the list or counted
+            log.exception("telemetry overflow to disk failed")
+
+    def _say_overflowing(self) -> None:
+        now = time.monotonic()
+        if now - self._overflow_logged >= 10.0:
+            self._overflow_logged = now
+            log.warning(
+                "telemetry to %s: in-memory buffer full (%d readings), the batcher is behind: "
+                "new readings go to the disk spool %s (%d so far)",
+                self.target.url,
+                self.buffer.capacity,
+                self.spool.directory,
+                self._overflowed,
+            )
+
+    def _overflow_to_disk(self) -> None:
+        """Under ``_overflow_lock``, on the gateway thread: encode the list, spool it."""
+        readings, self._overflow = self._overflow, []
+        body = self._encode(self._overflow_encoder, readings)
+        lines = body.count(b"\n") + 1 if body else 0
+        try:
+            stored = self.spool.overflow(body, lines) if lines else True
+        except Exception as exc:  # the disk: count the loss, never raise into the gateway
+            stored = False
+            self._drops.drop(lines, f"disk spool unwritable: {exc!r}")
+        else:
+            if stored:
+                self._overflow_spooled += lines
+            else:
+                self._drops.drop(lines, f"disk spool full ({self.spool.max_bytes} bytes)")
+        self._overflow_lines -= len(readings)
+
+    def _end_overflow(self) -> None:
+        """Batcher (or ``stop``), once everything older is queued: the overflow on disk to the
+        back of the queue, the list after it, and the gateway back to the buffer."""
+        self.spool.promote()  # the bulk, without holding up the gateway
+        with self._overflow_lock:
+            late = self.spool.detach_overflow()  # what the gateway wrote meanwhile
+            readings, self._overflow = self._overflow, []
+            self._overflowing = False
+        try:
+            self.spool.promote(late)
+        except Exception:  # the disk: what is left there is queued later, or after a restart
+            log.exception("moving the telemetry overflow to the spool's queue failed")
+        if readings:
+            body = self._encode(self.encoder, readings)
+            with self._cond:
+                self._enqueue(_Batch(body, body.count(b"\n") + 1 if body else 0))
+            with self._overflow_lock:
+                self._overflow_lines -= len(readings)
+        with self._cond:
+            self._cond.notify_all()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -123,6 +212,11 @@ class InfluxSink:
         for thread in self._threads:
             thread.join(timeout + 5)
         self._threads.clear()
+        if self._overflowing:  # the batcher did not get to it (or never ran)
+            try:
+                self._end_overflow()
+            except Exception:  # what is on disk is promoted by the next process
+                log.exception("moving the telemetry overflow to the spool's queue failed")
         self._park_memory()  # whatever the sender could not finish
         if self._writer is not None:
             self._writer.close()
@@ -146,8 +240,9 @@ class InfluxSink:
     # -- state -----------------------------------------------------------------------------------
     @property
     def buffered(self) -> int:
-        """Readings in memory: waiting to be encoded, queued, or being written."""
-        return len(self.buffer) + self._memory_lines
+        """Readings in memory: waiting to be encoded (in the buffer or the overflow list),
+        queued, or being written."""
+        return len(self.buffer) + self._overflow_lines + self._memory_lines
 
     @property
     def healthy(self) -> bool:
@@ -156,14 +251,15 @@ class InfluxSink:
     @property
     def stats(self) -> SinkStats:
         return SinkStats(
-            received=self.buffer.received,
+            received=self._received,
             written=self._written,
             buffered=self.buffered,
             spooled=self.spool.lines,
             dropped=self._drops.count,
             rejected=self._rejected,
             replayed=self._replayed,
-            spooled_total=self._spooled_total,
+            spooled_total=self._spooled_total + self._overflow_spooled,
+            overflowed=self._overflowed,
             failures=self._failures,
             healthy=self._healthy,
             last_error=self._last_error,
@@ -202,21 +298,31 @@ class InfluxSink:
                 if self.buffer.closed:
                     return
                 continue
-            try:
-                body = self.encoder.lines(readings)
-            except Exception:  # a reading the encoder cannot handle must not stop the others
-                log.exception("encoding a telemetry batch failed; encoding one by one")
-                body = self._encode_each(readings)
+            body = self._encode(self.encoder, readings)
             with self._cond:
                 self._enqueue(_Batch(body, body.count(b"\n") + 1 if body else 0))
                 self.buffer.release()
                 self._cond.notify_all()
+            while self._overflowing and not len(self.buffer):
+                try:
+                    self._end_overflow()
+                except Exception:  # the spool's disk: the gateway keeps spilling; try again
+                    log.exception("moving the telemetry overflow to the spool's queue failed")
+                    if self._stopping.wait(1.0):
+                        break
 
-    def _encode_each(self, readings: list[Reading]) -> bytes:
+    def _encode(self, encoder: LineEncoder, readings: list[Reading]) -> bytes:
+        try:
+            return encoder.lines(readings)
+        except Exception:  # a reading the encoder cannot handle must not stop the others
+            log.exception("encoding a telemetry batch failed; encoding one by one")
+            return self._encode_each(encoder, readings)
+
+    def _encode_each(self, encoder: LineEncoder, readings: list[Reading]) -> bytes:
         lines = []
         for reading in readings:
             try:
-                lines.append(self.encoder.line(reading))
+                lines.append(encoder.line(reading))
             except Exception as exc:
                 self._rejected += 1
                 self._last_error = f"encoding {reading.ref.key}: {exc!r}"

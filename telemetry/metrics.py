@@ -40,6 +40,11 @@ class TelemetryCollector(Collector):
             value=stats.spooled,
         )
         yield CounterMetricFamily(
+            "steward_telemetry_overflowed",
+            "Readings that found the in-memory buffer full and went to the disk spool",
+            value=stats.overflowed,
+        )
+        yield CounterMetricFamily(
             "steward_telemetry_write_failures",
             "Failed writes to the telemetry store (retried)",
             value=stats.failures,

@@ -23,14 +23,21 @@ class SinkStats:
     buffered: int = 0
     """In memory now: waiting to be batched, queued, or being written."""
     spooled: int = 0
-    """On disk now, waiting for the server to come back."""
+    """On disk now: waiting for the server to come back, or overflow of the buffer waiting
+    for the older readings to be queued (InfluxDB)."""
     dropped: int = 0
-    """Lost: only when the spool is full (or the buffer overflows); always logged at ERROR."""
+    """Lost; always logged at ERROR. InfluxDB: only when the disk spool is full (or its disk
+    fails). Embedded store: when its in-memory buffer overflows."""
     rejected: int = 0
     """Refused by the server as invalid; retrying could not help."""
     replayed: int = 0
     """Written from the spool after an outage (also counted in ``written``)."""
     spooled_total: int = 0
+    """Ever put in the spool, overflow included."""
+    overflowed: int = 0
+    """Found the in-memory buffer full (or arrived while it was catching up) and went to the
+    disk spool from ``add`` instead (InfluxDB; counted in ``spooled`` or ``buffered`` too,
+    not lost). Not 0 means the batcher fell a whole buffer behind; logged at WARNING."""
     failures: int = 0
     expired: int = 0
     """Older than the retention when it arrived (embedded store): not kept."""

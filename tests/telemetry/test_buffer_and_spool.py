@@ -114,3 +114,49 @@ def test_spool_ignores_foreign_files(tmp_path: Path, caplog: pytest.LogCaptureFi
     spool = Spool(tmp_path, max_bytes=100)
     assert len(spool) == 0
     assert "unexpected file" in caplog.text
+
+
+def test_overflow_waits_outside_the_queue_until_promoted(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    assert spool.overflow(b"c1", 1)
+    assert spool.overflow(b"d1\nd2", 2)
+    assert (len(spool), spool.oldest(), spool.lines, spool.overflow_lines) == (0, None, 3, 3)
+    assert spool.append(b"a1", 1)  # older readings, queued after the overflow was written
+    assert spool.prepend([(b"z1", 1)]) == []
+    assert spool.promote() == 3
+    assert spool.overflow(b"e1", 1)  # a new overflow goes behind, once promoted
+    assert spool.promote() == 1
+    assert (spool.lines, spool.overflow_lines) == (6, 0)
+    order = []
+    while (segment := spool.oldest()) is not None:
+        order.append(Spool.read(segment))
+        spool.remove(segment)
+    assert order == [b"z1", b"a1", b"c1", b"d1\nd2", b"e1"]
+    assert (spool.lines, spool.size_bytes) == (0, 0)
+    assert not list(tmp_path.rglob("*.lp.gz"))
+
+
+def test_overflow_left_by_an_earlier_run_is_queued_after_its_queue(tmp_path: Path) -> None:
+    first = Spool(tmp_path, max_bytes=1 << 20)
+    first.append(b"one", 1)
+    first.overflow(b"three", 1)
+    first.overflow(b"four", 1)
+    first.append(b"two", 1)
+    second = Spool(tmp_path, max_bytes=1 << 20)
+    assert (second.lines, second.overflow_lines, len(second)) == (4, 0, 4)
+    bodies = []
+    while (segment := second.oldest()) is not None:
+        bodies.append(Spool.read(segment))
+        second.remove(segment)
+    assert bodies == [b"one", b"two", b"three", b"four"]
+
+
+def test_overflow_shares_the_size_limit(tmp_path: Path) -> None:
+    body = bytes(range(256)) * 8
+    size = len(gzip.compress(body, compresslevel=1))
+    spool = Spool(tmp_path, max_bytes=2 * size + 100)
+    assert spool.append(body, 1)
+    assert spool.overflow(body, 1)
+    assert not spool.overflow(body, 1)
+    assert not spool.append(body, 1)
+    assert spool.size_bytes <= spool.max_bytes

@@ -1,5 +1,6 @@
-"""The Flux query text and the parsing of its tables (the Flux path itself runs only against
-a real InfluxDB 2 in the compose stack), and ``make_sink``'s choice from the settings."""
+"""The Flux query text and the parsing of its tables (the Flux path itself needs a real
+InfluxDB 2, as in the compose stack, which has not been run on our build machines), and
+``make_sink``'s choice from the settings."""
 
 from __future__ import annotations
 

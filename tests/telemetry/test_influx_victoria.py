@@ -6,6 +6,7 @@ survives a restart of Steward itself."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from gateway.reading import Reading
 from gateway.topics import DeviceRef, Kind
 from steward.clock import FakeClock
 from telemetry.influx import InfluxSink
-from telemetry.influx_client import InfluxTarget
+from telemetry.influx_client import ClientWriter, InfluxTarget
+from telemetry.lineproto import LineEncoder
 from tests.mqtt_helpers import wait_for
 from tests.services import free_port
 from tests.telemetry.helpers import (
@@ -137,7 +139,12 @@ def test_outage_mid_stream_loses_nothing(victoria: PrivateVictoriaMetrics, spool
         wait_for(lambda: sink.stats.spooled == 1000, what="all 1000 spooled")
 
         victoria.start()  # same port, same data
-        wait_for(lambda: sink.stats.written == 1500, timeout=30, what="the spool replayed")
+        # replayed is counted just after written: wait for both, or the check below races
+        wait_for(
+            lambda: (sink.stats.written, sink.stats.replayed) == (1500, 1000),
+            timeout=30,
+            what="the spool replayed",
+        )
         stats = sink.stats
         assert (stats.spooled, stats.buffered, stats.dropped, stats.rejected) == (0, 0, 0, 0)
         assert stats.replayed == 1000
@@ -149,6 +156,93 @@ def test_outage_mid_stream_loses_nothing(victoria: PrivateVictoriaMetrics, spool
     floors = victoria.points('{site="outage", __name__="elevator_floor"}')
     [(_, series)] = floors.items()
     assert series == {round(r.observed_at * 1000): float(i % 20) for i, r in enumerate(readings)}
+
+
+class OrderedWriter:
+    """The real ``influxdb-client`` writer, noting each batch the server took, in order."""
+
+    def __init__(self, target: InfluxTarget) -> None:
+        self.inner = ClientWriter(target)
+        self.bodies: list[bytes] = []
+
+    def write(self, body: bytes) -> None:
+        self.inner.write(body)
+        self.bodies.append(body)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_buffer_overflow_during_an_outage_arrives_in_order(
+    victoria: PrivateVictoriaMetrics, spool: Path
+) -> None:
+    """The batcher stalls (here: in the device registry) while the server is down; the
+    gateway keeps adding until the buffer overflows to disk. Nothing is dropped, and once
+    the server is back every reading arrives, in the order it was added."""
+    ref = DeviceRef("overflow", Kind.ELEVATOR, "car-1")
+    readings = elevator_series(ref, 3000)
+    hold, held, release = threading.Event(), threading.Event(), threading.Event()
+
+    def building_of(_: DeviceRef) -> str:
+        if hold.is_set() and threading.current_thread().name == "steward-influx-batcher":
+            held.set()
+            release.wait(30)
+        return "b1"
+
+    target = InfluxTarget(
+        victoria.url, token="test-token", org="steward", bucket="telemetry", timeout_s=3
+    )
+    writer = OrderedWriter(target)
+    sink = make_sink(
+        victoria.url,
+        spool,
+        building_of=building_of,
+        writer=writer,
+        buffer_readings=200,
+        memory_readings=200,
+    )
+    sink.start()
+    try:
+        for r in readings[:500]:
+            sink.add(r)
+        wait_for(lambda: sink.stats.written == 500, what="the first 500 written")
+
+        victoria.stop()
+        hold.set()
+        for r in readings[500:550]:
+            sink.add(r)
+        assert held.wait(10), "the batcher stalls on the next batch"
+        for r in readings[550:2500]:  # 200 fill the buffer, the rest overflows
+            sink.add(r)
+        stats = sink.stats
+        assert stats.overflowed >= 2500 - 550 - 200
+        assert stats.dropped == 0
+        assert list((spool / "overflow").glob("*.lp.gz")), "the overflow is on disk"
+        assert stats.received == stats.written + stats.buffered + stats.spooled == 2500
+
+        hold.clear()  # the batcher catches up: the buffer, then the overflow
+        release.set()
+        for r in readings[2500:]:
+            sink.add(r)
+        assert sink.flush(20)
+        stats = sink.stats
+        assert (stats.written, stats.spooled, stats.dropped) == (500, 2500, 0)
+        assert not sink.healthy
+
+        victoria.start()
+        wait_for(lambda: sink.stats.written == 3000, timeout=30, what="the spool replayed")
+    finally:
+        hold.clear()
+        release.set()
+        sink.stop()
+    stats = sink.stats  # final once the threads are stopped
+    assert (stats.spooled, stats.buffered, stats.dropped, stats.rejected) == (0, 0, 0, 0)
+    assert stats.replayed == stats.spooled_total >= 2500
+    encoder = LineEncoder(lambda _: "b1")
+    sent = [line for body in writer.bodies for line in body.split(b"\n")]
+    assert sent == [encoder.line(r).encode() for r in readings]  # in order
+    [(_, series)] = victoria.points('{site="overflow", __name__="elevator_seq"}').items()
+    assert series == {round(r.observed_at * 1000): float(i) for i, r in enumerate(readings)}
 
 
 def test_spool_outlives_a_restart_of_steward(tmp_path: Path, spool: Path) -> None:
@@ -169,7 +263,11 @@ def test_spool_outlives_a_restart_of_steward(tmp_path: Path, spool: Path) -> Non
         second = make_sink(server.url, spool)
         second.start()
         try:
-            wait_for(lambda: second.stats.written == 300, timeout=30, what="replay after restart")
+            wait_for(
+                lambda: (second.stats.written, second.stats.replayed) == (300, 300),
+                timeout=30,
+                what="replay after restart",
+            )
             assert second.stats.replayed == 300
             assert second.stats.spooled == 0
         finally:

@@ -4,6 +4,7 @@ what is rejected; and the gateway's ``add`` never waits, whatever the server doe
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,15 +179,59 @@ def test_add_never_waits_for_the_server(tmp_path: Path) -> None:
 
 
 def test_buffer_overflow_is_counted_and_loud(
+    server: RecordingInflux, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The batcher is not running yet (the worst case of falling a whole buffer behind): the
+    overflow goes to the disk spool from ``add``, a batch at a time, counted and logged at
+    WARNING, nothing dropped; once the batcher runs, the buffer is written first, then the
+    overflow, then what came after, in order."""
+    spool = tmp_path / "spool"
+    sink = sink_for(server.url, spool, buffer_readings=100, memory_readings=100)
+    readings = elevator_series(REF, 500)
+    with caplog.at_level("WARNING", logger="steward.telemetry"):
+        for r in readings[:350]:
+            sink.add(r)
+    stats = sink.stats
+    # 100 in the buffer; 250 overflowed: two batches of 100 on disk, 50 gathering in memory
+    assert (stats.received, stats.overflowed, stats.dropped) == (350, 250, 0)
+    assert (stats.buffered, stats.spooled, stats.spooled_total) == (150, 200, 200)
+    assert stats.received == stats.written + stats.buffered + stats.spooled + stats.dropped
+    assert len(list((spool / "overflow").glob("*.lp.gz"))) == 2
+    assert not list(spool.glob("*.lp.gz"))  # not in the queue before the buffer's readings
+    assert any("in-memory buffer full" in m for m in caplog.messages)
+    assert not any("DROPPING TELEMETRY" in m for m in caplog.messages)
+
+    sink.start()
+    try:
+        for r in readings[350:]:
+            sink.add(r)
+        assert sink.flush(10)
+        wait_for(lambda: sink.stats.written == 500, what="everything written")
+    finally:
+        sink.stop()
+    stats = sink.stats  # final once the threads are stopped
+    assert (stats.dropped, stats.spooled, stats.buffered) == (0, 0, 0)
+    assert stats.replayed == stats.spooled_total >= 250  # the overflow, through the spool
+    encoder = LineEncoder()
+    assert server.lines() == [encoder.line(r).encode() for r in readings]
+    assert not list(spool.rglob("*.lp.gz"))
+
+
+def test_buffer_overflow_drops_only_at_the_spool_limit(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Last resort: the batcher is not running at all (never started)."""
-    sink = sink_for("http://unused", tmp_path / "spool", buffer_readings=100, memory_readings=100)
+    """Overflow that does not fit in the spool is the one loss: counted and logged at ERROR."""
+    body = LineEncoder().lines(elevator_series(REF, 100))
+    room = 2 * len(gzip.compress(body, compresslevel=1)) + 50  # two overflow batches, not three
+    sink = sink_for("http://unused", tmp_path / "spool", buffer_readings=100, spool_max_bytes=room)
     with caplog.at_level("ERROR", logger="steward.telemetry"):
-        for r in elevator_series(REF, 150):
+        for r in elevator_series(REF, 450):
             sink.add(r)
-    assert (sink.stats.received, sink.stats.dropped, sink.stats.buffered) == (150, 50, 100)
-    assert any("DROPPING TELEMETRY" in m for m in caplog.messages)
+    stats = sink.stats
+    assert (stats.received, stats.overflowed) == (450, 350)
+    assert (stats.buffered, stats.spooled, stats.dropped) == (150, 200, 100)
+    assert stats.received == stats.written + stats.buffered + stats.spooled + stats.dropped
+    assert any("DROPPING TELEMETRY" in m and "spool full" in m for m in caplog.messages)
 
 
 @pytest.mark.parametrize(
