@@ -110,13 +110,24 @@ class Edge:
     hold_s: float
 
 
+NO_STATES: dict[str, RuleState] = {}
+"""Shared by every tracker with no rule state (most devices, most of the time): never written
+to; a tracker takes a dict of its own (``own``) to hold a state and drops it when empty."""
+
+
 class Tracker:
     """Per-device state of a set of rules."""
 
     __slots__ = ("states",)
 
     def __init__(self) -> None:
-        self.states: dict[str, RuleState] = {}
+        self.states: dict[str, RuleState] = NO_STATES
+
+    def own(self) -> dict[str, RuleState]:
+        """The states, writable."""
+        if self.states is NO_STATES:
+            self.states = {}
+        return self.states
 
     def evaluate(
         self,
@@ -148,10 +159,14 @@ class Tracker:
                         edges.append(edge)
                     if not rs.firing and rs.since is None:
                         del states[rule.id]
+                        if not states:
+                            states = self.states = NO_STATES
                 continue
             rs = states.get(rule.id)
             if rs is None:
-                rs = states[rule.id] = RuleState()
+                rs = RuleState()
+                states = self.own()
+                states[rule.id] = rs
             rs.clear_since = None
             since = rs.since
             fresh = since is None
@@ -199,4 +214,4 @@ class Tracker:
 
     def mark_firing(self, rule_id: str, since: float) -> None:
         """After a restart: the ticket store says this rule's ticket is still active."""
-        self.states[rule_id] = RuleState(since=None, firing=True, fired_at=since)
+        self.own()[rule_id] = RuleState(since=None, firing=True, fired_at=since)

@@ -388,7 +388,7 @@ class RulesEngine:
                     view.zone.low.add(view.key)
                 for rule_id, since in dwell.since.items():
                     if rule_id in self.by_id and rule_id not in state.rules.states:
-                        state.rules.states[rule_id] = RuleState(since=since)
+                        state.rules.own()[rule_id] = RuleState(since=since)
                 self._arm(reading.ref.key, state)
 
     # -- views for the API ------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 
 from gateway.payloads import ElevatorTelemetry
 from gateway.reading import Reading
+from rules.condition import NO_STATES
 from rules.decision import Action, Priority
 from steward.site import ElevatorThresholds, RulesConfig
 from tests.rules.helpers import Timeline, cleared, fired
@@ -227,3 +228,18 @@ def test_out_of_order_reading_does_not_rewind_rule_state() -> None:
     old = ElevatorTelemetry.model_validate({"ts": 0, **tl.fields, "moving": True})
     tl.engine.on_reading(Reading(tl.ref, old, tl.clock.now(), tl.t0 + 1))
     assert fired(tl.tick(41)) == ["elevator.entrapment"]
+
+
+def test_rule_state_is_held_only_while_a_rule_holds() -> None:
+    """Memory: a device with nothing holding shares one empty (never written) state map; an
+    entrapment gives its tracker a map of its own, and clearing gives it back."""
+    tl = Timeline()
+    tl.at(0, moving=True, direction="up", door_zone=False, occupied=True)
+    rules = tl.engine.devices[tl.ref.key].rules
+    assert rules.states is NO_STATES
+    tl.at(1, **TRAPPED)
+    assert rules.states is not NO_STATES and "elevator.entrapment" in rules.states
+    assert fired(tl.tick(31)) == ["elevator.entrapment"]
+    tl.every(40, 200, moving=True, direction="up", door_zone=False, occupied=False)
+    assert "elevator.entrapment" not in rules.firing_rules()
+    assert NO_STATES == {}
