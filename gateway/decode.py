@@ -162,11 +162,14 @@ class Decoder:
     def _known(self, topic: str) -> _Known:
         """Parse a topic not seen before (raises ``TopicError``) and remember it."""
         parsed = parse_topic(topic)
+        registered = self._registry.lookup(parsed.ref)
+        if registered is not None:  # one DeviceRef a device, not one per topic and registry
+            parsed = Topic(registered.ref, parsed.channel)
         ref = parsed.ref
         source = self._sources.get(ref.key)
         if source is None:
             source = self._sources[ref.key] = _Source()
-        known = _Known(parsed, self._registry.lookup(ref) is not None, source)
+        known = _Known(parsed, registered is not None, source)
         if len(self._topics) >= TOPIC_CACHE_SIZE:
             self._topics = {}
         self._topics[topic] = known

@@ -184,3 +184,19 @@ def test_readings_with_the_same_fields_share_one_fields_set() -> None:
     assert with_speed.telemetry.model_fields_set == given | {"speed_mps"}
     assert "speed_mps" not in first.telemetry.model_dump(exclude_unset=True)
     assert with_speed.telemetry.model_dump(exclude_unset=True)["speed_mps"] == 1.0
+
+
+def test_a_registered_device_is_one_ref_for_both_topics_and_the_registry() -> None:
+    """Memory: the decoder's topic cache holds the registry's DeviceRef, not a parsed copy."""
+    registry = DeviceRegistry(load_site_config(example_site_path()))
+    d = Decoder(registry)
+    base = "estate/maple-court/elevator/b1-elv-a"
+    reading = d.decode(f"{base}/telemetry", payload("elevator"), NOW)
+    status = d.decode(f"{base}/status", b"online", NOW)
+    stranger = d.decode("estate/maple-court/elevator/zz-1/telemetry", payload("elevator"), NOW)
+    assert isinstance(reading, Reading) and isinstance(status, StatusChange)
+    assert isinstance(stranger, Reading) and not stranger.registered
+    device = registry.lookup(reading.ref)
+    assert device is not None
+    assert reading.ref is device.ref and status.ref is device.ref
+    assert stranger.ref.key == "maple-court/zz-1"
