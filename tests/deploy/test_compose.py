@@ -6,7 +6,9 @@ the telemetry encoder and the broker configuration actually use."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,10 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import typer.main
 import yaml
 
 from gateway.topics import ID_PATTERN, Kind
 from simulators.scenarios import get_scenario
+from steward.cli import app as steward_cli
 from steward.clock import FakeClock
 from steward.settings import Settings
 from steward.site import load_site_config
@@ -30,11 +34,50 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 SERVICES = {"mosquitto", "postgres", "influxdb", "steward", "simulator", "grafana"}
 _DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
+_INTERPOLATED = re.compile(r"\$\$|\$\{(\w+)(?::?-([^}]*))?\}|\$(\w+)")
 
 
 def resolve(value: Any) -> str:
-    """``${VAR:-default}`` → default (what ``docker compose up`` uses with nothing set)."""
-    return _DEFAULT.sub(lambda m: m.group(2), str(value))
+    """What ``docker compose up`` makes of a value with no variable set: ``$$`` → ``$``,
+    ``${VAR:-default}`` → default, ``${VAR}`` and ``$VAR`` → nothing."""
+
+    def one(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return match.group(2) or ""
+
+    return _INTERPOLATED.sub(one, str(value))
+
+
+def healthcheck(service: dict[str, Any]) -> list[str]:
+    """The healthcheck's command as the container runs it (after compose's interpolation)."""
+    test = service["healthcheck"]["test"]
+    return [resolve(word) for word in ([test] if isinstance(test, str) else test)]
+
+
+def dockerfile_env() -> dict[str, str]:
+    """The image's ``ENV`` (``ENV K=V K2=V2``, continuation lines joined)."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.upper().startswith("ENV "):
+            continue
+        words = shlex.split(line, comments=True)
+        if words:
+            if len(words) == 3 and "=" not in words[1]:  # the legacy ENV K V
+                out[words[1]] = words[2]
+            else:
+                out.update(word.split("=", 1) for word in words[1:])  # type: ignore[misc]
+    return out
+
+
+def published(service: dict[str, Any]) -> list[tuple[int, int]]:
+    """``ports`` as (host, container) pairs."""
+    pairs = []
+    for spec in service.get("ports", []):
+        host, _, container = str(spec).rpartition(":")
+        pairs.append((int(host.rpartition(":")[2]), int(container.split("/")[0])))
+    return pairs
 
 
 @pytest.fixture(scope="module")
@@ -133,18 +176,33 @@ def test_named_volumes_are_declared_and_bind_mounts_exist(
 
 
 def test_every_steward_variable_is_a_setting(services: dict[str, dict[str, Any]]) -> None:
+    """``steward run`` reads ``Settings``; the simulator's are checked against ``steward
+    simulate``'s options (test_the_simulator_reads_its_variables)."""
     known = {f"STEWARD_{name.upper()}" for name in Settings.model_fields}
-    for name, service in services.items():
-        for variable in env(service):
-            if variable.startswith("STEWARD_") and name in {"steward", "simulator"}:
-                assert variable in known, f"{name}: {variable} is not a Steward setting"
+    for variable in {**dockerfile_env(), **env(services["steward"])}:
+        if variable.startswith("STEWARD_"):
+            assert variable in known, f"steward: {variable} is not a Steward setting"
+
+
+def container_env(
+    services: dict[str, dict[str, Any]], name: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Set the service's environment as its container sees it (the image's ``ENV`` under
+    the compose file's ``environment``), and nothing else of Steward's."""
+    for variable in list(os.environ):
+        if variable.startswith("STEWARD_"):
+            monkeypatch.delenv(variable)
+    image = dockerfile_env() if services[name].get("build") == "." else {}
+    variables = {**image, **env(services[name])}
+    for variable, value in variables.items():
+        monkeypatch.setenv(variable, value)
+    return variables
 
 
 def steward_settings(
     services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
-    for variable, value in env(services["steward"]).items():
-        monkeypatch.setenv(variable, value)
+    container_env(services, "steward", monkeypatch)
     return Settings()
 
 
@@ -213,12 +271,20 @@ def test_api_port_and_healthchecks_agree(
     settings = steward_settings(services, monkeypatch)
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert f"EXPOSE {settings.http_port}" in dockerfile
-    assert f"STEWARD_HTTP_PORT={settings.http_port}" in dockerfile
+    assert dockerfile_env()["STEWARD_HTTP_PORT"] == str(settings.http_port)
     assert f"127.0.0.1:{settings.http_port}/readyz" in dockerfile
-    assert services["steward"]["ports"] == [f"{settings.http_port}:{settings.http_port}"]
-    assert f"127.0.0.1:{settings.http_port}/readyz" in " ".join(
-        services["steward"]["healthcheck"]["test"]
-    )
+    assert published(services["steward"]) == [(settings.http_port, settings.http_port)]
+    assert f"127.0.0.1:{settings.http_port}/readyz" in " ".join(healthcheck(services["steward"]))
+
+
+def test_the_api_listens_beyond_the_container(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both healthchecks ask 127.0.0.1 from inside the container, so they would pass on a
+    loopback bind too, while the published port reached nothing: the API must listen on
+    every interface."""
+    settings = steward_settings(services, monkeypatch)
+    assert settings.http_host in {"0.0.0.0", "::"}
 
 
 def test_the_site_file_is_in_the_image(
@@ -248,6 +314,36 @@ def test_the_image_holds_every_package(services: dict[str, dict[str, Any]]) -> N
 
 
 # -- the simulator -----------------------------------------------------------------------------
+def simulate_command() -> Any:
+    """``steward simulate`` as typer builds it (its own click, vendored in recent typer)."""
+    group: Any = typer.main.get_command(steward_cli)
+    return group.commands["simulate"]
+
+
+def test_the_simulator_reads_its_variables(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``steward simulate`` does not read ``Settings``: its options read their own variables
+    (typer's ``envvar=``). Every STEWARD_* the compose file gives it must be one of those,
+    and its command line must parse with them as the container runs it."""
+    simulator = services["simulator"]
+    command = simulate_command()
+    envvars: dict[str, str] = {}
+    for param in command.params:
+        for variable in [param.envvar] if isinstance(param.envvar, str) else param.envvar or []:
+            assert param.name is not None
+            envvars[variable] = param.name
+    given = container_env(services, "simulator", monkeypatch)
+    for variable in env(simulator):
+        if variable.startswith("STEWARD_"):
+            assert variable in envvars, f"simulator: steward simulate does not read {variable}"
+    assert simulator["command"][:2] == ["steward", "simulate"]
+    context = command.make_context("simulate", list(simulator["command"][2:]))
+    for variable, name in envvars.items():
+        if variable in env(simulator):
+            assert str(context.params[name]) == given[variable], variable
+
+
 def test_the_simulator_publishes_as_itself(services: dict[str, dict[str, Any]]) -> None:
     simulator = services["simulator"]
     command = simulator["command"]
@@ -277,10 +373,38 @@ def test_broker_files_are_where_its_config_says(services: dict[str, dict[str, An
     assert "mosquitto_passwd -U" in script
     assert "-c /mosquitto/config/mosquitto.conf" in script
     assert config["persistence_location"].rstrip("/") in mounts(mosquitto)
-    check = mosquitto["healthcheck"]["test"]
+    check = healthcheck(mosquitto)
+    assert check[:2] == ["CMD", "mosquitto_sub"]
     user, password = check[check.index("-u") + 1], check[check.index("-P") + 1]
     assert passwords()[user] == password
     assert acl_users()[user] == ["read $SYS/broker/uptime"]
+    # it subscribes to what the ACL lets it read (else it waits -W seconds for nothing and
+    # the broker is never healthy), on the port the broker listens on
+    topic = check[check.index("-t") + 1]
+    assert any(
+        rule.startswith("read ") and topic_matches(rule.removeprefix("read "), topic)
+        for rule in acl_users()[user]
+    ), f"the ACL does not let {user} read {topic}"
+    assert topic.startswith("$SYS/"), "a broker's uptime is published under $SYS"
+    port = check[check.index("-p") + 1] if "-p" in check else "1883"  # mosquitto_sub's default
+    assert port == config["listener"]
+    if "-h" in check:
+        assert check[check.index("-h") + 1] in {"localhost", "127.0.0.1"}
+    assert published(mosquitto) == [(1883, int(config["listener"]))]
+
+
+def topic_matches(pattern: str, topic: str) -> bool:
+    """MQTT matching of a subscription (or ACL) pattern against a topic (or narrower
+    pattern): ``+`` one level, ``#`` the rest; a ``$`` topic only by a ``$`` pattern."""
+    if topic.startswith("$") != pattern.startswith("$"):
+        return False
+    want, have = pattern.split("/"), topic.split("/")
+    for i, level in enumerate(want):
+        if level == "#":
+            return True
+        if i >= len(have) or (level != "+" and level != have[i]):
+            return False
+    return len(want) == len(have)
 
 
 def test_device_accounts_are_named_by_their_topics() -> None:
@@ -324,6 +448,87 @@ def test_credentials_for_every_device_of_a_site_file() -> None:
 
 
 # -- influxdb and grafana ------------------------------------------------------------------------
+INFLUXDB_INIT = {  # what influxdb:2's entry point reads (DOCKER_INFLUXDB_INIT_*)
+    "DOCKER_INFLUXDB_INIT_MODE",
+    "DOCKER_INFLUXDB_INIT_USERNAME",
+    "DOCKER_INFLUXDB_INIT_PASSWORD",
+    "DOCKER_INFLUXDB_INIT_ORG",
+    "DOCKER_INFLUXDB_INIT_BUCKET",
+    "DOCKER_INFLUXDB_INIT_RETENTION",
+    "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN",
+}
+# Grafana reads GF_<SECTION>_<KEY> for [section] key of its configuration; these are the
+# options the stack sets, and what each is for.
+GRAFANA_OPTIONS = {
+    "GF_SECURITY_ADMIN_PASSWORD": "[security] admin_password",
+    "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH": "[dashboards] default_home_dashboard_path",
+    "GF_SERVER_HTTP_PORT": "[server] http_port",
+}
+
+
+def test_influxdb_variables_and_healthcheck(services: dict[str, dict[str, Any]]) -> None:
+    influxdb = services["influxdb"]
+    # setup mode needs every one of them; a misspelt one would be ignored
+    assert set(env(influxdb)) == INFLUXDB_INIT
+    port = 8086  # influxd's default http-bind-address; nothing here changes it
+    assert published(influxdb) == [(8086, port)]
+    check = healthcheck(influxdb)
+    # `influx ping` asks /health of the server at --host (the CLI's default: localhost:8086)
+    assert check[:3] == ["CMD", "influx", "ping"], check
+    host = urlsplit(
+        check[check.index("--host") + 1] if "--host" in check else "http://localhost:8086"
+    )
+    assert (host.hostname, host.port) in {("localhost", port), ("127.0.0.1", port)}
+    assert not set(check[3:]) - {"--host", host.geturl()}, check
+
+
+def test_grafana_variables_port_and_healthcheck(services: dict[str, dict[str, Any]]) -> None:
+    grafana = services["grafana"]
+    variables = env(grafana)
+    options = {v for v in variables if v.startswith("GF_")}
+    assert options <= set(GRAFANA_OPTIONS), options - set(GRAFANA_OPTIONS)
+    assert "GF_SECURITY_ADMIN_PASSWORD" in options
+    # without it Grafana's admin password is "admin"; the docs give the variable and default
+    raw = _DEFAULT.fullmatch(str(grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]))
+    assert raw is not None
+    docs = (ROOT / "docs" / "deployment.md").read_text()
+    assert f"admin / {raw.group(1)}, default {raw.group(2)}" in docs
+    assert f"`{raw.group(1)}`" in docs.split("**Change the demo credentials**")[1]
+    # everything else it is given is for the provisioning files
+    provisioning = "".join(
+        path.read_text()
+        for path in bind_source(grafana, "/etc/grafana/provisioning").rglob("*.yaml")
+    )
+    for variable in set(variables) - options:
+        assert f"${{{variable}}}" in provisioning, f"grafana: nothing reads {variable}"
+    port = int(variables.get("GF_SERVER_HTTP_PORT", "3000"))  # Grafana's default http_port
+    assert published(grafana) == [(3000, port)]
+    check = " ".join(healthcheck(grafana))
+    assert re.search(rf"http://(127\.0\.0\.1|localhost):{port}/api/health\b", check), check
+
+
+def test_the_documented_ports_and_images_are_the_compose_files(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    docs = (ROOT / "docs" / "deployment.md").read_text()
+    header = "| service | image | port |"
+    assert header in docs
+    listing = docs.split(header, 1)[1].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \| ([^|]+) \|", listing, flags=re.MULTILINE)
+    table = {name: (image.strip(), port.strip()) for name, image, port in rows}
+    assert set(table) == set(services)
+    for name, service in services.items():
+        image, port = table[name]
+        if "image" in service:
+            assert image == f"`{service['image']}`", name
+        ports = published(service)
+        assert port == (str(ports[0][0]) if ports else "—"), name
+    urls = re.findall(r"^# ([^:\n]+):\s+http://localhost:(\d+)", docs, flags=re.MULTILINE)
+    assert len(urls) == 3  # the API, Grafana, InfluxDB's UI
+    for what, port in urls:
+        assert any(int(port) == host for s in services.values() for host, _ in published(s)), what
+
+
 def test_influxdb_init_scripts(services: dict[str, dict[str, Any]]) -> None:
     scripts = sorted(bind_source(services["influxdb"], "/docker-entrypoint-initdb.d").glob("*.sh"))
     assert scripts
