@@ -54,9 +54,9 @@ from gateway.decode import Decoder, Rejection
 from gateway.reading import Reading
 from gateway.topics import Kind, telemetry_topic
 from rules.engine import RulesEngine
-from simulators.fleet import devices_from_config
+from simulators.fleet import devices_from_registry
 from steward.clock import FakeClock
-from steward.site import DeviceRegistry, StewardConfig
+from steward.site import DeviceRegistry, RegisteredDevice, StewardConfig
 
 TARGET_KIB_PER_DEVICE = 2.0
 STEPS = (0, 1_000, 10_000, 50_000, 100_000)
@@ -91,21 +91,26 @@ class Core:
     registry: DeviceRegistry
     decoder: Decoder
     engine: RulesEngine
+    config: StewardConfig
+    """What Steward keeps of the site file next to the registry (``without_devices``)."""
 
     @classmethod
     def empty(cls, now: float) -> Core:
         clock = FakeClock(now)
-        registry = DeviceRegistry(StewardConfig())
+        config = StewardConfig()
+        registry = DeviceRegistry(config)
         return cls(
-            clock, registry, Decoder(registry), RulesEngine(registry, registry.config.rules, clock)
+            clock, registry, Decoder(registry), RulesEngine(registry, config.rules, clock), config
         )
 
     def register(self, config: StewardConfig) -> None:
+        """As ``Steward`` does: the registry, and the file without its devices."""
         self.registry = DeviceRegistry(config)
+        self.config = config.without_devices()
         self.decoder.registry = self.registry
 
     def track(self) -> None:
-        self.engine.reconfigure(self.registry, self.registry.config.rules)
+        self.engine.reconfigure(self.registry, self.config.rules)
 
 
 @dataclass
@@ -121,8 +126,11 @@ def feed(core: Core, readings: int, start: float, seed: int) -> Fed:
     scan) through the decoder and the engine, one site at a time; then one tick at the end of
     the timeline."""
     fed = Fed()
-    for site in core.registry.config.sites:
-        sims = devices_from_config(StewardConfig(sites=[site]), start=start, seed=seed)
+    by_site: dict[str, list[RegisteredDevice]] = {}
+    for device in core.registry:
+        by_site.setdefault(device.ref.site, []).append(device)
+    for site_devices in by_site.values():
+        sims = devices_from_registry(site_devices, start=start, seed=seed)
         topics = [telemetry_topic(sim.ref) for sim in sims]
         for k in range(readings):
             for n, (sim, topic) in enumerate(zip(sims, topics, strict=True)):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
@@ -23,9 +23,11 @@ from simulators.publisher import FleetPublisher, ProgressCallback, PublishStats,
 from simulators.water import WaterPressureSensor
 from steward.site import (
     DeviceConfig,
+    DeviceRegistry,
     ElevatorParams,
     ExtinguisherParams,
     PatrolParams,
+    RegisteredDevice,
     StewardConfig,
     WaterParams,
 )
@@ -131,28 +133,29 @@ def devices_from_config(
 ) -> list[SimDevice]:
     """Every device of the site file, in file order. Checkpoints with the same ``route`` (or
     none) at a site are one guard's route, walked in file order."""
+    return devices_from_registry(DeviceRegistry(config), start=start, seed=seed, pace=pace)
+
+
+def devices_from_registry(
+    registered: Iterable[RegisteredDevice], *, start: float, seed: int = 0, pace: Pace = Pace()
+) -> list[SimDevice]:
+    """A simulator for each registered device, in order (a registry keeps file order)."""
     devices: list[SimDevice] = []
-    for site in config.sites:
-        tz = _zone(site.timezone)
-        routes: dict[str, PatrolRoute] = {}
-        for building in site.buildings:
-            for device in building.devices:
-                ref = DeviceRef(site.id, device.kind, device.id)
-                params = device.typed_params()
-                route = None
-                if isinstance(params, PatrolParams):
-                    name = params.route or "default"
-                    route = routes.get(name)
-                    if route is None:
-                        rng = random.Random(f"{seed}/{site.id}/route/{name}")
-                        route = routes[name] = PatrolRoute(
-                            name, rng=rng, start=start, interval_min=params.interval_min, tz=tz
-                        )
-                simulated = build_device(
-                    ref, params, start=start, seed=seed, tz=tz, pace=pace, route=route
+    routes: dict[tuple[str, str], PatrolRoute] = {}
+    for device in registered:
+        ref, params, tz = device.ref, device.params, _zone(device.timezone)
+        route = None
+        if isinstance(params, PatrolParams):
+            name = params.route or "default"
+            route = routes.get((ref.site, name))
+            if route is None:
+                rng = random.Random(f"{seed}/{ref.site}/route/{name}")
+                route = routes[ref.site, name] = PatrolRoute(
+                    name, rng=rng, start=start, interval_min=params.interval_min, tz=tz
                 )
-                simulated.building = building.id
-                devices.append(simulated)
+        simulated = build_device(ref, params, start=start, seed=seed, tz=tz, pace=pace, route=route)
+        simulated.building = device.building
+        devices.append(simulated)
     return devices
 
 

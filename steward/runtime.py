@@ -47,8 +47,9 @@ class Steward:
             config = (
                 load_site_config(settings.site_config) if settings.site_config else StewardConfig()
             )
-        self.config = config
         self.registry = DeviceRegistry(config)
+        self.config = config.without_devices()
+        """The site file's sites and rules; its devices are in ``registry``."""
         self.db = make_engine(settings.database_url)
         migrate(self.db)
         self.sessions = session_factory(self.db)
@@ -158,7 +159,7 @@ class Steward:
         self.engine.reconfigure(registry, config.rules)
         self.tickets.reconfigure(site_policies(config.sites))
         self.decoder.registry = registry
-        self.config, self.registry = config, registry
+        self.config, self.registry = config.without_devices(), registry
         log.info(
             "site file %s applied: %d site(s), %d device(s)", path, len(config.sites), len(registry)
         )

@@ -192,6 +192,15 @@ class StewardConfig(_Strict):
         assert config is not None
         return config
 
+    def without_devices(self) -> StewardConfig:
+        """This configuration without its device lists: what a running Steward keeps once a
+        ``DeviceRegistry`` holds the devices (their validated models cost ~1 KiB a device)."""
+        sites = []
+        for site in self.sites:
+            buildings = [b.model_copy(update={"devices": []}) for b in site.buildings]
+            sites.append(site.model_copy(update={"buildings": buildings}))
+        return self.model_copy(update={"sites": sites})
+
 
 @dataclass(frozen=True, slots=True)
 class RegisteredDevice:
@@ -212,7 +221,7 @@ class DeviceRegistry:
     """Registered devices by ``site/device``; unregistered ones get their kind's defaults."""
 
     def __init__(self, config: StewardConfig) -> None:
-        self.config = config
+        """Keeps the devices as slotted records, not ``config`` (see ``without_devices``)."""
         self._devices: dict[str, RegisteredDevice] = {}
         shared: dict[BaseModel, BaseModel] = {}
         """Params models are frozen: devices with equal params share one."""
