@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.payloads import SCHEMAS, Telemetry
 from gateway.reading import Reading, StatusChange
-from gateway.topics import Channel, DeviceRef, Topic, TopicError, parse_topic
+from gateway.topics import Channel, DeviceRef, TopicError, parse_topic
 from steward.site import DeviceRegistry
 
 
@@ -108,14 +108,14 @@ class _Source:
 class _Known:
     """A topic seen before: parsed, looked up in the registry, its device's ``_Source``."""
 
-    __slots__ = ("kind_name", "parsed", "registered", "schema", "source")
+    __slots__ = ("channel", "kind_name", "ref", "registered", "schema", "source")
 
-    def __init__(self, parsed: Topic, registered: bool, source: _Source) -> None:
-        self.parsed = parsed
+    def __init__(self, ref: DeviceRef, channel: Channel, registered: bool, source: _Source) -> None:
+        self.ref, self.channel = ref, channel
         self.registered = registered
         self.source = source
-        self.kind_name = parsed.ref.kind.value
-        self.schema = SCHEMAS[parsed.ref.kind]
+        self.kind_name = self.ref.kind.value
+        self.schema = SCHEMAS[self.ref.kind]
 
 
 class Decoder:
@@ -163,13 +163,12 @@ class Decoder:
         """Parse a topic not seen before (raises ``TopicError``) and remember it."""
         parsed = parse_topic(topic)
         registered = self._registry.lookup(parsed.ref)
-        if registered is not None:  # one DeviceRef a device, not one per topic and registry
-            parsed = Topic(registered.ref, parsed.channel)
-        ref = parsed.ref
+        # one DeviceRef a registered device, not one per topic and one in the registry
+        ref = parsed.ref if registered is None else registered.ref
         source = self._sources.get(ref.key)
         if source is None:
             source = self._sources[ref.key] = _Source()
-        known = _Known(parsed, registered is not None, source)
+        known = _Known(ref, parsed.channel, registered is not None, source)
         if len(self._topics) >= TOPIC_CACHE_SIZE:
             self._topics = {}
         self._topics[topic] = known
@@ -193,8 +192,7 @@ class Decoder:
                 known = self._known(topic)
             except TopicError as exc:
                 return self.reject(Reason(exc.reason), topic, str(exc), payload, received_at)
-        parsed, source = known.parsed, known.source
-        ref = parsed.ref
+        ref, source = known.ref, known.source
         if self.strict_devices and not known.registered:
             return self.reject(
                 Reason.UNREGISTERED,
@@ -203,7 +201,7 @@ class Decoder:
                 payload,
                 received_at,
             )
-        if parsed.channel is Channel.STATUS:
+        if known.channel is Channel.STATUS:
             if not payload:  # a retained status being deleted: nothing to say about the device
                 self.accepted["status_cleared"] += 1
                 return None
