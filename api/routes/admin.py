@@ -6,12 +6,23 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import StewardDep
-from api.errors import error
+from api.errors import documented, error
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 
-@router.post("/reload-config")
+@router.post(
+    "/reload-config",
+    responses={
+        422: documented(
+            "The site file was not applied (the last good one still runs); ``details`` "
+            "lists every problem found",
+            code="config_invalid",
+            message="site file not applied; the last good one runs",
+            details=["sites/oak.yaml: sites.0.buildings.0.devices.1.kind: unknown kind 'lift'"],
+        )
+    },
+)
 def reload_config(steward: StewardDep) -> JSONResponse:
     """Re-read ``STEWARD_SITE_CONFIG``. On any problem the running configuration stays and
     the answer (422) lists every problem; rule state and open tickets are kept either way.

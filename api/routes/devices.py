@@ -9,13 +9,13 @@ from pydantic import BaseModel
 
 from api.access import Caller
 from api.deps import StewardDep
-from api.errors import ERROR_RESPONSES
+from api.errors import INVALID_INPUT, Responses, documented
 from gateway.topics import ID_PATTERN, TOPIC_ROOT
 from rules.engine import DeviceState
 from steward.clock import iso
 from steward.runtime import Steward
 
-router = APIRouter(tags=["devices"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["devices"])
 SiteId = Annotated[str, Path(pattern=ID_PATTERN.pattern, examples=["oak"])]
 DeviceId = Annotated[str, Path(pattern=ID_PATTERN.pattern, examples=["car-1"])]
 
@@ -41,6 +41,16 @@ class DeadLetterView(BaseModel):
     detail: str
     payload_excerpt: str
     received_at: str | None
+
+
+DEVICE_NOT_FOUND: Responses = {
+    404: documented(
+        "No such device: neither in the site file nor ever heard from (a site-scoped key "
+        "gets the same for another site's)",
+        code="http_error",
+        message="no device oak/car-9: not registered and never heard from",
+    )
+}
 
 
 def device_not_found(site: str, device: str) -> HTTPException:
@@ -91,7 +101,7 @@ def _views(steward: Steward, states: list[DeviceState]) -> list[DeviceView]:
     return sorted(out, key=lambda v: (v.site, v.device))
 
 
-@router.get("/devices", response_model=list[DeviceView])
+@router.get("/devices", response_model=list[DeviceView], responses=INVALID_INPUT)
 def list_devices(
     steward: StewardDep,
     caller: Caller,
@@ -108,7 +118,11 @@ def list_devices(
     ]
 
 
-@router.get("/devices/{site}/{device}", response_model=DeviceView)
+@router.get(
+    "/devices/{site}/{device}",
+    response_model=DeviceView,
+    responses={**DEVICE_NOT_FOUND, **INVALID_INPUT},
+)
 def get_device(steward: StewardDep, caller: Caller, site: SiteId, device: DeviceId) -> DeviceView:
     if not caller.sees(site):
         raise device_not_found(site, device)
@@ -118,7 +132,9 @@ def get_device(steward: StewardDep, caller: Caller, site: SiteId, device: Device
     raise device_not_found(site, device)
 
 
-@router.get("/dead-letters", response_model=list[DeadLetterView], tags=["gateway"])
+@router.get(
+    "/dead-letters", response_model=list[DeadLetterView], tags=["gateway"], responses=INVALID_INPUT
+)
 def dead_letters(
     steward: StewardDep, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[DeadLetterView]:

@@ -10,13 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import Caller
 from api.deps import StewardDep
-from api.errors import ERROR_RESPONSES
+from api.errors import INVALID_INPUT, documented, with_body
 from api.params import RowId
 from tickets.api_keys import ApiKeyNotFound, ApiKeyStore, ApiKeyView, Role
 from tickets.schemas import Identifier
 
 log = logging.getLogger("steward.api.access")
-router = APIRouter(prefix="/keys", tags=["keys"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/keys", tags=["keys"])
 KeyId = RowId
 
 
@@ -38,7 +38,21 @@ def _store(steward: StewardDep) -> ApiKeyStore:
     return ApiKeyStore(steward.sessions, steward.clock)
 
 
-@router.post("", response_model=ApiKeyCreated, status_code=201)
+@router.post(
+    "",
+    response_model=ApiKeyCreated,
+    status_code=201,
+    responses=with_body(
+        {
+            400: documented(
+                "An admin key limited to a site (admin keys are never limited)",
+                code="bad_request",
+                message="admin keys cannot be limited to a site: config reload, deliveries and "
+                "key management span every site (use an operator key for one site)",
+            ),
+        }
+    ),
+)
 def create_key(steward: StewardDep, caller: Caller, body: ApiKeyIn) -> ApiKeyCreated:
     """A new key. The answer carries its token once; keep it, it cannot be shown again.
     400 for a site-scoped admin key."""
@@ -62,7 +76,14 @@ def list_keys(steward: StewardDep) -> list[ApiKeyView]:
     return _store(steward).list()
 
 
-@router.delete("/{key_id}", response_model=ApiKeyView)
+@router.delete(
+    "/{key_id}",
+    response_model=ApiKeyView,
+    responses={
+        404: documented("No key with this id", code="http_error", message="no API key 42"),
+        **INVALID_INPUT,
+    },
+)
 def revoke_key(steward: StewardDep, caller: Caller, key_id: KeyId) -> ApiKeyView:
     """Refused from the next request on. Revoking twice is harmless."""
     try:

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from api.access import Caller
 from api.deps import StewardDep
+from api.errors import INVALID_INPUT
 from rules.patrol import PatrolView
 
 router = APIRouter(prefix="/patrol", tags=["patrol"])
@@ -49,7 +50,7 @@ def _add(acc: dict[str, list[int]], key: str, counts: list[int]) -> None:
         row[i] += n
 
 
-@router.get("/compliance", response_model=ComplianceReport)
+@router.get("/compliance", response_model=ComplianceReport, responses=INVALID_INPUT)
 def compliance(
     steward: StewardDep, caller: Caller, site: Annotated[str | None, Query(max_length=63)] = None
 ) -> ComplianceReport:

@@ -9,14 +9,14 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from api.access import Caller
 from api.deps import StewardDep
-from api.errors import ERROR_RESPONSES
+from api.errors import INVALID_INPUT, documented
 from gateway.topics import ID_PATTERN, Kind
 from steward.runtime import Steward
 from steward.site import PatrolParams
 from tickets.report import Fleet
 from tickets.report_schema import MonthlyReport, report_csv
 
-router = APIRouter(prefix="/reports", tags=["reports"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/reports", tags=["reports"])
 
 
 class ReportFormat(StrEnum):
@@ -27,7 +27,20 @@ class ReportFormat(StrEnum):
 @router.get(
     "/monthly",
     response_model=MonthlyReport,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        400: documented(
+            "A month that has not started yet in the site's time zone",
+            code="bad_request",
+            message="2099-01 has not started yet at oak",
+        ),
+        404: documented(
+            "A site outside the key's scope",
+            code="http_error",
+            message="no site 'elm' for this key",
+        ),
+        **INVALID_INPUT,
+    },
 )
 def monthly_report(
     steward: StewardDep,

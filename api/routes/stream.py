@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.access import Caller
 from api.deps import StewardDep
-from api.errors import V1_RESPONSES, as_json
+from api.errors import ACCESS_RESPONSES, INVALID_INPUT, as_json
 from tickets.models import MAX_ROW_ID
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -37,7 +37,11 @@ Position = Annotated[
 ]
 
 
-@router.get("/stream", response_class=EventSourceResponse, responses=as_json(V1_RESPONSES))
+@router.get(
+    "/stream",
+    response_class=EventSourceResponse,
+    responses=as_json({**ACCESS_RESPONSES, **INVALID_INPUT}),
+)
 async def stream_ticket_events(
     steward: StewardDep,
     caller: Caller,

@@ -12,9 +12,9 @@ from pydantic import BaseModel, Field
 
 from api.access import Caller
 from api.deps import StewardDep
-from api.errors import ERROR_RESPONSES, ErrorResponse
+from api.errors import INVALID_INPUT, documented
 from api.params import Instant
-from api.routes.devices import DeviceId, SiteId, device_not_found
+from api.routes.devices import DEVICE_NOT_FOUND, DeviceId, SiteId, device_not_found
 from steward.clock import iso
 from steward.runtime import Steward
 from telemetry.embedded import EmbeddedStore
@@ -22,8 +22,12 @@ from telemetry.query import QueryError, SeriesPoint, check_window, parse_step
 from telemetry.sink import TelemetrySink
 
 log = logging.getLogger("steward.api")
-UNAVAILABLE = {"model": ErrorResponse, "description": "Telemetry storage not running or failing"}
-router = APIRouter(tags=["telemetry"], responses={**ERROR_RESPONSES, 503: UNAVAILABLE})
+UNAVAILABLE = documented(
+    "Telemetry storage is not running, or it (the embedded store, InfluxDB) failed to answer",
+    code="http_error",
+    message="telemetry storage did not answer: TimeoutError",
+)
+router = APIRouter(tags=["telemetry"])
 DEFAULT_WINDOW_S = 3600.0
 MAX_BUCKETS = 10_000
 
@@ -80,6 +84,17 @@ def _point(p: SeriesPoint) -> PointView:
     "/devices/{site}/{device}/telemetry",
     response_model=TelemetryView,
     response_model_by_alias=True,
+    responses={
+        400: documented(
+            "``from``/``to`` without a UTC offset, a ``step`` that is not a duration, a "
+            "window that ends before it starts, or more buckets than allowed",
+            code="http_error",
+            message="'from' needs a UTC offset (e.g. 2026-01-01T08:00:00Z)",
+        ),
+        **DEVICE_NOT_FOUND,
+        **INVALID_INPUT,
+        503: UNAVAILABLE,
+    },
 )
 def device_telemetry(
     steward: StewardDep,

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from api.access import Caller, Principal
 from api.deps import StewardDep
-from api.errors import ERROR_RESPONSES
+from api.errors import (
+    FORBIDDEN_OR_OTHER_SITE,
+    INVALID_INPUT,
+    Responses,
+    documented,
+    invalid_transition,
+    with_body,
+)
 from api.params import Instant
 from api.routes.telemetry import telemetry_link
 from gateway.topics import Kind
 from rules.decision import Category, Priority
 from steward.runtime import Steward
-from tickets.errors import TicketNotFound
-from tickets.lifecycle import Status, TicketAction
+from tickets.errors import InvalidTransition, TicketNotFound
+from tickets.lifecycle import (
+    PAST_TENSE,
+    LifecycleState,
+    Record,
+    Status,
+    TicketAction,
+    record,
+    transition,
+)
 from tickets.schemas import (
     ActionIn,
     CloseIn,
@@ -27,10 +43,168 @@ from tickets.schemas import (
     TicketView,
 )
 
-router = APIRouter(prefix="/tickets", tags=["tickets"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/tickets", tags=["tickets"])
 TicketNumber = Annotated[
     str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$", examples=["ST-000001"])
 ]
+
+# -- what each route documents ------------------------------------------------------------------
+
+NOT_FOUND: Responses = {
+    404: documented(
+        "No ticket with this number (a site-scoped key gets the same for another site's)",
+        code="ticket_not_found",
+        message="no ticket 'ST-000042'",
+    )
+}
+LIST_BAD_REQUEST: Responses = {
+    400: documented(
+        "A ``cursor`` this API did not hand out, or ``opened_after``/``opened_before`` "
+        "without a UTC offset or out of range",
+        code="bad_request",
+        message="cursor 'abc' is not one this API returned",
+    )
+}
+NOTE_REQUIRED: Responses = {
+    400: documented(
+        "No note, or a blank one: a progress update says what progressed",
+        code="bad_request",
+        message="a progress update needs a note saying what progressed",
+    )
+}
+CREATE_RESPONSES: Responses = with_body(
+    {
+        200: {
+            "model": TicketView,
+            "description": "A replay: this ``Idempotency-Key`` was used before with the same body. "
+            "The ticket that request created, as it is now; nothing new is opened",
+        },
+        400: documented(
+            "An empty ``Idempotency-Key``",
+            code="bad_request",
+            message="idempotency key must be 1 to 200 characters",
+        ),
+        403: FORBIDDEN_OR_OTHER_SITE,
+        409: documented(
+            "This ``Idempotency-Key`` was already used with a different body: the ticket it "
+            "created is not returned and nothing is opened. Use a new key for a new request",
+            code="conflict",
+            message="idempotency key already used for ST-000042 with a different request",
+        ),
+    }
+)
+
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _moves(step: Callable[[LifecycleState], LifecycleState]) -> dict[Status, Status]:
+    """Status before → status after, for every status the state machine accepts ``step`` in:
+    asked of ``tickets.lifecycle`` itself, so these docs cannot drift from it."""
+    moves = {}
+    for status in Status:
+        try:
+            moves[status] = step(LifecycleState(status=status)).status
+        except InvalidTransition:
+            continue
+    return moves
+
+
+def lifecycle_moves(action: TicketAction | Record) -> dict[Status, Status]:
+    """Where ``action`` takes a ticket from each status it is allowed in (in lifecycle order)."""
+    if isinstance(action, Record):
+        return _moves(lambda s: record(s, action, at=_EPOCH, note="-", to="-"))
+    return _moves(
+        lambda s: transition(
+            s, action, actor="-", at=_EPOCH, follow_up_after=timedelta(0), note="-"
+        )
+    )
+
+
+def _codes(statuses: list[Status]) -> str:
+    return ", ".join(f"`{s.value}`" for s in statuses) or "none"
+
+
+def lifecycle_doc(action: TicketAction | Record) -> tuple[str, dict[str, Any]]:
+    """The description's lifecycle paragraph for ``action``, and the same as an OpenAPI
+    extension (``x-lifecycle``) for programs."""
+    moves = lifecycle_moves(action)
+    refused = [s for s in Status if s not in moves]
+    targets = set(moves.values())
+    if all(before is after for before, after in moves.items()):
+        outcome = "The status does not change."
+    elif len(targets) == 1:
+        outcome = f"Moves the ticket to `{next(iter(targets)).value}`."
+    else:
+        outcome = "Moves the ticket " + ", ".join(
+            f"from `{b.value}` to `{a.value}`" for b, a in moves.items()
+        )
+        outcome += "."
+    recorded = (
+        f" Recorded in the ticket's history as `{PAST_TENSE[action]}`, with actor, time and note."
+        if isinstance(action, TicketAction)
+        else " Recorded in the ticket's history with actor, time and note."
+    )
+    text = (
+        f"**Allowed from:** {_codes(list(moves))}. {outcome}{recorded} From any other status "
+        f"({_codes(refused)}): 409 `invalid_transition`, whose `details.allowed` lists the "
+        "lifecycle actions allowed now."
+    )
+    extension = {
+        "action": action.value,
+        "allowed_from": [s.value for s in moves],
+        "moves_to": {b.value: a.value for b, a in moves.items()},
+    }
+    return text, extension
+
+
+def action_responses(action: TicketAction | Record) -> Responses:
+    """The errors of a ticket action: 404, its 409 with an example, those of any body; the
+    note's 400 for ``progress`` only, the one action whose note the schema cannot require."""
+    refused = next(s for s in Status if s not in lifecycle_moves(action))
+    responses: Responses = {
+        **NOT_FOUND,
+        **invalid_transition(
+            f"The ticket's status does not allow `{action.value}` "
+            f"(allowed from {_codes(list(lifecycle_moves(action)))}); ``details`` says the "
+            "status and the lifecycle actions allowed now",
+            action=action.value,
+            status=refused,
+        ),
+    }
+    if action is TicketAction.PROGRESS:
+        responses.update(NOTE_REQUIRED)
+    return with_body(responses)
+
+
+def lifecycle_route(action: TicketAction | Record, summary: str) -> dict[str, Any]:
+    """``router.post`` arguments that document ``action``: description, errors, extension."""
+    text, extension = lifecycle_doc(action)
+    return {
+        "description": f"{summary}\n\n{text}",
+        "responses": action_responses(action),
+        "openapi_extra": {"x-lifecycle": extension},
+    }
+
+
+ACTION_SUMMARIES: dict[TicketAction, str] = {
+    TicketAction.ACKNOWLEDGE: "Take the ticket (the SLA's respond step). Whoever acknowledges "
+    "it first becomes its owner until it is closed; only `reassign` moves it after that.",
+    TicketAction.START: "Someone is on site and working (the SLA's on-site step, "
+    "`onsite_at`). Acknowledges too if nobody had: the actor then becomes the owner.",
+    TicketAction.PROGRESS: "A progress update on work under way: the note says what "
+    "progressed (400 without one).",
+    TicketAction.RESOLVE: "The problem is fixed (`resolved_at`); the follow-up call becomes "
+    "due (`follow_up_by`). Tickets linked to this one are resolved with it.",
+    TicketAction.CLOSE: "Close a resolved ticket. Complaints record their follow-up call here "
+    "(`follow_up`: result and satisfaction 1-5); one closed without it counts as a missed "
+    "follow-up in the monthly review.",
+    TicketAction.REOPEN: "The problem is back: the ticket opens again, its resolution "
+    "cleared. Also refused (409) while another ticket is active for the same condition.",
+    TicketAction.CANCEL: "A false alarm or a duplicate: the ticket leaves service and the SLA "
+    "figures.",
+}
+"""What each lifecycle action means, in words; where it is allowed comes from the state
+machine (``lifecycle_doc``). A new action without words here fails at import."""
 
 
 def _in_scope(steward: Steward, caller: Principal, number: str) -> None:
@@ -39,7 +213,7 @@ def _in_scope(steward: Steward, caller: Principal, number: str) -> None:
         raise TicketNotFound(number)
 
 
-@router.get("", response_model=TicketPage)
+@router.get("", response_model=TicketPage, responses={**LIST_BAD_REQUEST, **INVALID_INPUT})
 def list_tickets(
     steward: StewardDep,
     caller: Caller,
@@ -74,7 +248,7 @@ def list_tickets(
     )
 
 
-@router.get("/{number}", response_model=TicketView)
+@router.get("/{number}", response_model=TicketView, responses={**NOT_FOUND, **INVALID_INPUT})
 def get_ticket(steward: StewardDep, caller: Caller, number: TicketNumber) -> TicketView:
     view = steward.tickets.get(number=number)
     if not caller.sees(view.site):
@@ -92,16 +266,30 @@ def get_ticket(steward: StewardDep, caller: Caller, number: TicketNumber) -> Tic
     return view.model_copy(update={"readings_url": url})
 
 
-@router.post("", response_model=TicketView, status_code=201)
+@router.post(
+    "",
+    response_model=TicketView,
+    status_code=201,
+    response_description="The ticket, opened now",
+    responses=CREATE_RESPONSES,
+)
 def open_manual_ticket(
     steward: StewardDep,
     caller: Caller,
     body: ManualTicketIn,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="Makes the request safe to retry: the same key with the same body "
+            "answers 200 with the ticket the first request opened; with another body, 409",
+        ),
+    ] = None,
 ) -> TicketView:
-    """An owner's complaint or request. The same ``Idempotency-Key`` returns the same ticket.
-    403 for a site outside the key's scope."""
+    """An owner's complaint or request: 201 with the new ticket. A retry with the same
+    ``Idempotency-Key`` and body answers 200 with the ticket the first request opened; the
+    same key with a different body is a 409. 403 for a site outside the key's scope."""
     caller.may_act_on(body.site)
     view, created = steward.tickets.open_manual(
         ticket=body, idempotency_key=idempotency_key, actor="api"
@@ -111,36 +299,52 @@ def open_manual_ticket(
     return view
 
 
-@router.post("/{number}/close", response_model=TicketView, name="close_ticket")
+@router.post(
+    "/{number}/close",
+    response_model=TicketView,
+    name="close_ticket",
+    **lifecycle_route(TicketAction.CLOSE, ACTION_SUMMARIES[TicketAction.CLOSE]),
+)
 def close_ticket(
     steward: StewardDep, caller: Caller, number: TicketNumber, body: CloseIn
 ) -> TicketView:
-    """Close a resolved ticket. Complaints record their follow-up call here (``follow_up``:
-    result and satisfaction 1-5); one closed without it counts as a missed follow-up in the
-    monthly review. 409 with the allowed actions unless the ticket is resolved."""
     _in_scope(steward, caller, number)
     return steward.tickets.close(
         number=number, actor=body.actor, note=body.note, follow_up=body.follow_up
     )
 
 
-@router.post("/{number}/plan", response_model=TicketView, name="plan_ticket")
+@router.post(
+    "/{number}/plan",
+    response_model=TicketView,
+    name="plan_ticket",
+    **lifecycle_route(
+        Record.PLAN,
+        "Record the first plan / corrective measure (the SLA's plan step: important 24 h, "
+        "general 4 h); the note is the plan.",
+    ),
+)
 def plan_ticket(
     steward: StewardDep, caller: Caller, number: TicketNumber, body: PlanIn
 ) -> TicketView:
-    """Record the first plan / corrective measure (the SLA's plan step: important 24 h,
-    general 4 h). Active tickets only (409 otherwise); the note is the plan."""
     _in_scope(steward, caller, number)
     return steward.tickets.plan(number=number, actor=body.actor, note=body.note)
 
 
-@router.post("/{number}/reassign", response_model=TicketView, name="reassign_ticket")
+@router.post(
+    "/{number}/reassign",
+    response_model=TicketView,
+    name="reassign_ticket",
+    **lifecycle_route(
+        Record.REASSIGN,
+        "Hand an active ticket to a new owner (`to`). The first responder owns a ticket until "
+        "it is closed; this is the only way ownership moves, and the history records who, to "
+        "whom and why (the note).",
+    ),
+)
 def reassign_ticket(
     steward: StewardDep, caller: Caller, number: TicketNumber, body: ReassignIn
 ) -> TicketView:
-    """Hand an active ticket to a new owner. The first responder owns a ticket until it is
-    closed; this is the only way ownership moves, and the history records who, to whom, why.
-    409 with the allowed actions on a ticket that is not active."""
     _in_scope(steward, caller, number)
     return steward.tickets.reassign(number=number, actor=body.actor, to=body.to, note=body.note)
 
@@ -153,9 +357,11 @@ def _action_route(action: TicketAction) -> None:
         return steward.tickets.act(number=number, action=action, actor=body.actor, note=body.note)
 
     act.__name__ = f"{action.value}_ticket"
-    act.__doc__ = f"Lifecycle action '{action.value}', recorded in the ticket's history."
     router.post(
-        f"/{{number}}/{action.value}", response_model=TicketView, name=f"{action.value}_ticket"
+        f"/{{number}}/{action.value}",
+        response_model=TicketView,
+        name=f"{action.value}_ticket",
+        **lifecycle_route(action, ACTION_SUMMARIES[action]),
     )(act)
 
 

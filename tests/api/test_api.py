@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.app import create_app
+from api.errors import ERROR_MODELS, ErrorResponse
 from gateway.topics import DeviceRef, Kind
 from rules.decision import Action, Category, Decision, Priority
 from steward.clock import FakeClock
@@ -180,18 +181,25 @@ def test_times_in_a_query_are_rfc_3339_or_epoch_seconds(client: TestClient) -> N
 
 def test_the_schema_documents_every_error_as_json(client: TestClient) -> None:
     """The SSE route documented its 401/403 as ``text/event-stream``; routers without
-    ``ERROR_RESPONSES`` documented FastAPI's 422 shape, not the one the handler sends."""
-    paths = client.get("/openapi.json").json()["paths"]
-    error = {"$ref": "#/components/schemas/ErrorResponse"}
+    ``ERROR_RESPONSES`` documented FastAPI's 422 shape, not the one the handler sends. Every
+    error is one of the error models (each an ``ErrorResponse``), and its example is one."""
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    models = {f"#/components/schemas/{m.__name__}": m for m in ERROR_MODELS}
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
     for path, operations in paths.items():
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
                 if status.startswith(("4", "5")) and path != "/readyz":
-                    assert response["content"] == {"application/json": {"schema": error}}, (
-                        method,
-                        path,
-                        status,
-                    )
+                    where = (method, path, status)
+                    assert set(response["content"]) == {"application/json"}, where
+                    media = response["content"]["application/json"]
+                    assert set(media) <= {"schema", "example"}, where
+                    model = models[media["schema"]["$ref"]]
+                    if "example" in media:
+                        example = media["example"]
+                        assert model.model_validate(example), where
+                        assert ErrorResponse.model_validate(example), where
     stream = paths["/api/v1/alerts/stream"]["get"]
     header = next(p for p in stream["parameters"] if p["in"] == "header")
     assert header["schema"]["type"] == "string"  # not "or null": a header is absent or text

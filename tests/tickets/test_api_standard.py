@@ -15,11 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
+from api.errors import InvalidTransitionDetails, InvalidTransitionResponse
 from steward.clock import FakeClock
 from steward.runtime import Steward
 from steward.settings import Settings
 from steward.site import parse_config
 from tests.tickets.timeline import Site, local
+from tickets.lifecycle import ACTIVE_STATUSES, ALLOWED_FROM, Status, TicketAction, allowed_actions
 
 SITE = {
     "sites": [
@@ -323,6 +325,83 @@ def test_openapi_describes_each_action_and_error(client: TestClient) -> None:
     report = paths["/api/v1/reports/monthly"]["get"]
     assert "text/csv" in report["responses"]["200"]["content"]
     assert "400" in report["responses"]
+
+    # Every lifecycle action (and plan, reassign): where it is allowed, where it leads, its 409.
+    schemas = spec["components"]["schemas"]
+    details = schemas["InvalidTransitionDetails"]
+    assert set(details["required"]) == {"status", "action", "allowed"}
+    assert details["properties"]["status"]["$ref"] == "#/components/schemas/Status"
+    assert schemas["Status"]["enum"] == [s.value for s in Status]
+    assert details["properties"]["allowed"]["items"]["$ref"] == "#/components/schemas/TicketAction"
+    assert schemas["TicketAction"]["enum"] == [a.value for a in TicketAction]
+    body = schemas["InvalidTransitionBody"]
+    assert body["properties"]["code"]["const"] == "invalid_transition"
+    assert body["properties"]["details"]["$ref"] == "#/components/schemas/InvalidTransitionDetails"
+    InvalidTransitionDetails.model_validate(details["example"])
+
+    to = {
+        "acknowledge": "acknowledged",
+        "start": "in_progress",
+        "progress": None,  # the status stays
+        "resolve": "resolved",
+        "close": "closed",
+        "reopen": "open",
+        "cancel": "cancelled",
+        "plan": None,
+        "reassign": None,
+    }
+    active = [s for s in Status if s in ACTIVE_STATUSES]
+    allowed_from = {a.value: [s for s in Status if s in ALLOWED_FROM[a]] for a in TicketAction}
+    allowed_from |= {"plan": active, "reassign": active}
+    assert set(to) == set(allowed_from) == {a.value for a in TicketAction} | {"plan", "reassign"}
+    for action, sources in allowed_from.items():
+        operation = paths[f"/api/v1/tickets/{{number}}/{action}"]["post"]
+        codes = ", ".join(f"`{s.value}`" for s in sources)
+        refused = ", ".join(f"`{s.value}`" for s in Status if s not in sources)
+        text = operation["description"]
+        assert f"**Allowed from:** {codes}." in text, action
+        assert f"From any other status ({refused}): 409 `invalid_transition`" in text, action
+        target = to[action]
+        assert (f"Moves the ticket to `{target}`." if target else "does not change") in text
+        assert operation["x-lifecycle"] == {
+            "action": action,
+            "allowed_from": [s.value for s in sources],
+            "moves_to": {s.value: target or s.value for s in sources},
+        }
+        assert "Lifecycle action '" not in text  # the old, placeholder description
+        responses = operation["responses"]
+        assert {"200", "400", "401", "403", "404", "409", "422"} == set(responses), action
+        conflict = responses["409"]["content"]["application/json"]
+        assert conflict["schema"] == {"$ref": "#/components/schemas/InvalidTransitionResponse"}
+        example = InvalidTransitionResponse.model_validate(conflict["example"]).error.details
+        assert example.action == action
+        assert example.status not in sources
+        assert example.allowed == allowed_actions(example.status)
+        assert ("note" in responses["400"]["description"]) is (action == "progress"), action
+
+    # A refusal answers as documented.
+    number = open_complaint(client)
+    refused_close = client.post(f"/api/v1/tickets/{number}/close", json={"actor": "a"})
+    assert refused_close.status_code == 409
+    answer = InvalidTransitionResponse.model_validate(refused_close.json()).error.details
+    assert answer == InvalidTransitionDetails(
+        status=Status.OPEN, action="close", allowed=allowed_actions(Status.OPEN)
+    )
+
+    # Opening a ticket: 201, or 200 for a replay; its 409 is the idempotency key's.
+    create = paths["/api/v1/tickets"]["post"]["responses"]
+    view = {"$ref": "#/components/schemas/TicketView"}
+    for status in ("200", "201"):
+        assert create[status]["content"]["application/json"]["schema"] == view, status
+    assert "Idempotency-Key" in create["200"]["description"]
+    assert "Idempotency-Key" in create["409"]["description"]
+    assert "state" not in create["409"]["description"]
+    assert create["409"]["content"]["application/json"]["example"]["error"]["code"] == "conflict"
+
+    # A read never conflicts with anything.
+    for path, operations in paths.items():
+        if "get" in operations:
+            assert "409" not in operations["get"]["responses"], path
 
 
 @settings(
