@@ -7,6 +7,7 @@ it means there: no router-wide list, so a read is never documented with a 409 it
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -14,11 +15,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.access import Forbidden, Unauthenticated
 from tickets.errors import Conflict, InvalidRequest, InvalidTransition, TicketNotFound
 from tickets.lifecycle import Status, TicketAction, allowed_actions
+
+log = logging.getLogger("steward.api")
 
 Responses = dict[int | str, dict[str, Any]]
 
@@ -263,3 +267,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidRequest)
     async def _invalid(_r: Request, exc: InvalidRequest) -> JSONResponse:
         return error(400, "bad_request", str(exc))
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # A value the database refused (SQLSTATE class 22) that validation let through: the
+        # request's fault, so a 4xx, never a 500. Validation should have caught it: say so.
+        log.warning(
+            "database refused a value in %s %s: %s", request.method, request.url.path, exc.orig
+        )
+        return error(400, "bad_request", "a value in the request cannot be stored by the database")

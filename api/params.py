@@ -6,10 +6,18 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import BeforeValidator, WithJsonSchema
 
+from gateway.topics import ID_PATTERN
 from tickets.models import MAX_ROW_ID
+from tickets.schemas import RULE_ID_PATTERN
+
+IdFilter = Annotated[str | None, Query(pattern=ID_PATTERN.pattern, max_length=63)]
+"""A site or device id to filter by: ids look like this everywhere (contract §1), and a value
+that could not be one (a NUL, which PostgreSQL text cannot even hold) is a 422, not a query."""
+RuleFilter = Annotated[str | None, Query(pattern=RULE_ID_PATTERN, max_length=100)]
+TicketNumberFilter = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9-]+$", max_length=32)]
 
 EARLIEST_S = datetime(1, 1, 1, tzinfo=UTC).timestamp()
 LATEST_S = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()

@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
+    field_validator,
 )
 
 from gateway.topics import ID_PATTERN, Kind
@@ -48,11 +49,24 @@ class ReporterChannel(StrEnum):
     VISIT = "visit"
 
 
+def no_nul(value: Any) -> Any:
+    """Text with a NUL (U+0000) is refused: PostgreSQL cannot store it, and no field needs it."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain NUL (U+0000) characters")
+    return value
+
+
 class _Input(BaseModel):
-    """Request bodies: no coercion (``1`` is not a title), no unknown fields. Enum fields
-    are lax on purpose: JSON carries them as strings, which strict mode would refuse."""
+    """Request bodies: no coercion (``1`` is not a title), no unknown fields, no NUL in text.
+    Enum fields are lax on purpose: JSON carries them as strings, which strict mode would
+    refuse."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return no_nul(value)
 
 
 class Reporter(_Input):
@@ -227,7 +241,8 @@ class TicketPage(_Output):
     """Pass back as ``cursor`` for the next (older) page; ``None`` on the last page."""
 
 
-RuleId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", max_length=100)]
+RULE_ID_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
+RuleId = Annotated[str, Field(pattern=RULE_ID_PATTERN, max_length=100)]
 
 
 class SilenceIn(_Input):

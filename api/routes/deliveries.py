@@ -11,10 +11,11 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import StewardDep
 from api.errors import INVALID_INPUT, Responses, documented
-from api.params import RowId
+from api.params import RowId, TicketNumberFilter
 from delivery.log import DeliveryLog, DeliveryNotFoundError
 from delivery.models import DeliveryStatus
 from delivery.schemas import DeliveryPage, DeliveryView, EndpointHealth, ReplayResult
+from gateway.topics import ID_PATTERN
 from tickets.models import MAX_ROW_ID
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
@@ -60,10 +61,10 @@ def _found() -> Iterator[None]:
 )
 def list_deliveries(
     steward: StewardDep,
-    endpoint: Annotated[str | None, Query(max_length=64)] = None,
+    endpoint: Annotated[str | None, Query(pattern=ID_PATTERN.pattern, max_length=64)] = None,
     status: DeliveryStatus | None = None,
-    event_id: Annotated[str | None, Query(max_length=36)] = None,
-    ticket: Annotated[str | None, Query(max_length=32)] = None,
+    event_id: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F-]+$", max_length=36)] = None,
+    ticket: TicketNumberFilter = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
 ) -> DeliveryPage:

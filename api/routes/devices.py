@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from api.access import Caller
 from api.deps import StewardDep
 from api.errors import INVALID_INPUT, Responses, documented
+from api.params import IdFilter
 from gateway.topics import ID_PATTERN, TOPIC_ROOT
 from rules.engine import DeviceState
 from steward.clock import iso
@@ -105,8 +106,8 @@ def _views(steward: Steward, states: list[DeviceState]) -> list[DeviceView]:
 def list_devices(
     steward: StewardDep,
     caller: Caller,
-    site: Annotated[str | None, Query(max_length=63)] = None,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
+    site: IdFilter = None,
+    kind: Annotated[str | None, Query(pattern=ID_PATTERN.pattern, max_length=32)] = None,
 ) -> list[DeviceView]:
     views = _views(steward, steward.engine.device_states())
     return [

@@ -4,16 +4,17 @@ from the command line, for the first key."""
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.access import Caller
 from api.deps import StewardDep
 from api.errors import INVALID_INPUT, documented, with_body
 from api.params import RowId
 from tickets.api_keys import ApiKeyNotFound, ApiKeyStore, ApiKeyView, Role
-from tickets.schemas import Identifier
+from tickets.schemas import Identifier, no_nul
 
 log = logging.getLogger("steward.api.access")
 router = APIRouter(prefix="/keys", tags=["keys"])
@@ -23,7 +24,9 @@ KeyId = RowId
 class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=100, examples=["help desk"])
+    name: Annotated[str, BeforeValidator(no_nul)] = Field(
+        min_length=1, max_length=100, examples=["help desk"]
+    )
     role: Role
     site: Identifier | None = None
     """Limit the key to one site; admin keys cannot be limited."""

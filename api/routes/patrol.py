@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.access import Caller
 from api.deps import StewardDep
 from api.errors import INVALID_INPUT
+from api.params import IdFilter
 from rules.patrol import PatrolView
 
 router = APIRouter(prefix="/patrol", tags=["patrol"])
@@ -51,9 +50,7 @@ def _add(acc: dict[str, list[int]], key: str, counts: list[int]) -> None:
 
 
 @router.get("/compliance", response_model=ComplianceReport, responses=INVALID_INPUT)
-def compliance(
-    steward: StewardDep, caller: Caller, site: Annotated[str | None, Query(max_length=63)] = None
-) -> ComplianceReport:
+def compliance(steward: StewardDep, caller: Caller, site: IdFilter = None) -> ComplianceReport:
     checkpoints: list[CheckpointCompliance] = []
     routes: dict[str, list[int]] = {}
     shifts: dict[str, list[int]] = {}

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query
 from api.access import Caller, Principal
 from api.deps import StewardDep
 from api.errors import FORBIDDEN_OR_OTHER_SITE, INVALID_INPUT, Responses, documented, with_body
-from api.params import RowId
+from api.params import IdFilter, RowId
 from steward.runtime import Steward
 from tickets.schemas import EndSilenceIn, SilenceIn, SilenceState, SilenceView
 from tickets.silences import SilenceNotFound
@@ -66,7 +66,7 @@ def create_silence(steward: StewardDep, caller: Caller, body: SilenceIn) -> Sile
 def list_silences(
     steward: StewardDep,
     caller: Caller,
-    site: Annotated[str | None, Query(max_length=63)] = None,
+    site: IdFilter = None,
     state: SilenceState | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[SilenceView]:

@@ -18,7 +18,7 @@ from api.errors import (
     invalid_transition,
     with_body,
 )
-from api.params import Instant
+from api.params import IdFilter, Instant, RuleFilter
 from api.routes.telemetry import telemetry_link
 from gateway.topics import Kind
 from rules.decision import Category, Priority
@@ -220,10 +220,10 @@ def list_tickets(
     status: Annotated[list[Status] | None, Query()] = None,
     priority: Priority | None = None,
     category: Category | None = None,
-    site: Annotated[str | None, Query(max_length=63)] = None,
+    site: IdFilter = None,
     kind: Kind | None = None,
-    device: Annotated[str | None, Query(max_length=63)] = None,
-    rule: Annotated[str | None, Query(max_length=100)] = None,
+    device: IdFilter = None,
+    rule: RuleFilter = None,
     opened_after: Instant | None = None,
     opened_before: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
