@@ -25,7 +25,7 @@ from steward.dwells import DwellSaver, load_dwells
 from steward.metrics import make_registry
 from steward.settings import Settings, mqtt_address, redact_url
 from steward.site import ConfigError, DeviceRegistry, StewardConfig, load_site_config
-from steward.writer import DecisionWriter
+from steward.writer import Batch, DecisionWriter
 from telemetry import make_sink
 from telemetry.metrics import TelemetryCollector
 from tickets.config import site_policies
@@ -98,10 +98,15 @@ class Steward:
         self.metrics.register(TelemetryCollector(self.telemetry))
         self._started = False
 
-    def _apply(self, decisions: list[Decision]) -> list[TicketView]:
-        views = self.tickets.apply(decisions=decisions)
+    def _apply(self, decisions: list[Decision], batch: Batch | None = None) -> list[TicketView]:
+        """The writer's step: the decisions, then what they derive (repeated failures), each
+        in a transaction that ``batch`` remembers across the writer's retries."""
+        batch = batch or Batch()
+        views = self.tickets.apply(decisions=decisions, attempts=batch.step("decisions"))
         derived = self._repeated_failures(decisions, views)
-        return views + (self.tickets.apply(decisions=derived) if derived else [])
+        if not derived:
+            return views
+        return views + self.tickets.apply(decisions=derived, attempts=batch.step("derived"))
 
     def _repeated_failures(
         self, decisions: list[Decision], views: list[TicketView]

@@ -12,11 +12,25 @@ from dataclasses import dataclass
 
 from gateway.mqtt import Ack, backoff_delay
 from rules.decision import Decision
+from tickets.db import Attempts
 from tickets.schemas import TicketView
 
 log = logging.getLogger("steward.writer")
 
-Apply = Callable[[list[Decision]], list[TicketView]]
+
+class Batch:
+    """One batch of decisions through its retries: each write step it takes keeps its
+    ``Attempts``, so a step that committed although its COMMIT seemed to fail is not
+    applied again (``tickets.db.Attempts``)."""
+
+    def __init__(self) -> None:
+        self._steps: dict[str, Attempts] = {}
+
+    def step(self, name: str) -> Attempts:
+        return self._steps.setdefault(name, Attempts())
+
+
+Apply = Callable[[list[Decision], Batch], list[TicketView]]
 
 
 @dataclass
@@ -90,10 +104,11 @@ class DecisionWriter:
 
     def _commit(self, batch: list[tuple[list[Decision], Ack | None]]) -> None:
         decisions = [d for ds, _ in batch for d in ds]
+        retried = Batch()
         attempt = 0
         while True:
             try:
-                views = self._apply(decisions)
+                views = self._apply(decisions, retried)
                 break
             except Exception as exc:  # database away: keep the batch, retry, say so
                 self.stats.failures += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -23,7 +24,7 @@ from gateway.topics import DeviceRef, Kind
 from rules.decision import Action, Category, Decision, Priority
 from steward.clock import Clock, as_datetime
 from tickets import changes, report, silences, suppress, sweep
-from tickets.db import read_session, write_session
+from tickets.db import Attempts, read_session, write_session
 from tickets.errors import Conflict, InvalidRequest, TicketNotFound
 from tickets.lifecycle import ACTIVE_STATUSES, Record, Status, TicketAction
 from tickets.listing import TicketFilter, encode_cursor, page_query
@@ -44,6 +45,8 @@ from tickets.schemas import (
 )
 from tickets.sla import SlaPolicy
 from tickets.store import find_by_idempotency_key
+
+log = logging.getLogger("steward.tickets")
 
 IDEMPOTENCY_KEY_MAX = 200
 _KEY_CHUNK = 500  # stay far below any database's bound-parameter limit
@@ -99,18 +102,32 @@ class TicketService:
             yield journal
             journal.publish()
 
-    def apply(self, *, decisions: Sequence[Decision]) -> builtins.list[TicketView]:
+    def apply(
+        self, *, decisions: Sequence[Decision], attempts: Attempts | None = None
+    ) -> builtins.list[TicketView]:
         """Turn the rules' decisions into ticket changes, all or none; returns the tickets as
         each change left them (a CLEAR with nothing to clear changes nothing).
 
         Decisions are applied grouped by ``dedup_key`` (in their given order within a key):
         concurrent batches then lock tickets in one order and cannot deadlock each other.
+
+        ``attempts``: the same decisions are being retried; if an earlier attempt committed
+        after all (its COMMIT's answer was lost), they are not applied again.
         """
         if not decisions:
             return []
+        if attempts is not None and attempts.committed(self._sessions):
+            log.warning(
+                "%d decisions were committed by an earlier attempt whose COMMIT's answer was "
+                "lost: not applying them again",
+                len(decisions),
+            )
+            return builtins.list(attempts.result or [])
         changed: list[TicketView] = []
         roots = self._policies.source_rules
         with self._writing() as journal:
+            if attempts is not None:
+                attempts.begin(journal.session)
             # Power cuts first, so the alarms they explain in the same batch are linked to
             # them; within each class in dedup_key order (see above).
             for decision in sorted(decisions, key=lambda d: (d.rule not in roots, d.dedup_key)):
@@ -121,6 +138,8 @@ class TicketService:
                 if (view := changes.clear(journal, decision, policy.sla)) is not None:
                     changed.append(view)
                 suppress.clear(journal, decision)
+            if attempts is not None:
+                attempts.result = changed
         return changed
 
     def sweep(self) -> builtins.list[TicketView]:

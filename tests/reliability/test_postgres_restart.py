@@ -32,7 +32,7 @@ from tests import services
 from tests.delivery.receiver import Receiver
 from tests.e2e.harness import TRAPPED
 from tests.mqtt_helpers import Publisher, forget_session, unique, wait_for
-from tests.services import PrivatePostgres
+from tests.services import PrivateMosquitto, PrivatePostgres
 from tickets.db import PING_TIMEOUT_S, make_engine
 from tickets.models import OutboxEvent, Ticket
 from tickets.outbox import EventType
@@ -119,10 +119,13 @@ def readyz(api: TestClient) -> tuple[int, dict[str, bool], float]:
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
-    private_postgres: PrivatePostgres, mosquitto_url: str, mode: str
+    private_postgres: PrivatePostgres, private_broker: PrivateMosquitto, mode: str
 ) -> None:
     """``fast``: clients are disconnected, the server shuts down cleanly; ``immediate``: a
-    crash, the restart replays the WAL."""
+    crash, the restart replays the WAL. A broker of its own: the webhook receives every event
+    this Steward makes, and retained messages left on a shared broker (another site's status
+    topics) would make events of their own."""
+    mosquitto_url = private_broker.url
     site, client_id = unique("pgfault"), unique("gw")
     receiver = Receiver().start()
     settings = Settings(
