@@ -39,6 +39,17 @@ _PROBES_LOCK = threading.Lock()
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 POSTGRES_CONNECT_TIMEOUT_S = 5
+POSTGRES_TCP = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
+"""libpq TCP settings: a server that vanished without closing the connection (a dead network,
+a killed VM) is noticed within about a minute, idle (keepalives: 30 s + 3 × 10 s) or while
+writing (``tcp_user_timeout``, ms), instead of the kernel's two hours or fifteen minutes:
+until then the writer, the dispatcher and the sweeper would each wait on their connection."""
 PING_TIMEOUT_S = 2.0
 """Readiness: a database that has not answered ``SELECT 1`` by then is not ready."""
 MIGRATION_LOCK = 0x5354_5744  # "STWD": one migrating process at a time on PostgreSQL
@@ -57,7 +68,7 @@ def make_engine(url: str) -> Engine:
             parsed.set(drivername="postgresql+psycopg"),
             json_deserializer=json_loads,
             pool_pre_ping=True,
-            connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+            connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S, **POSTGRES_TCP},
         )
     raise ValueError(f"unsupported database URL {parsed!r}: use sqlite:///path or postgresql://")
 

@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from steward.clock import FakeClock
 from tests.tickets.helpers import ENTRAPMENT_KEY, fire
-from tickets.db import alembic_config, make_engine, migrate, ping, read_session, write_session
+from tickets.db import (
+    POSTGRES_TCP,
+    alembic_config,
+    make_engine,
+    migrate,
+    ping,
+    read_session,
+    write_session,
+)
 from tickets.models import Base, Ticket
 from tickets.service import TicketService
 
@@ -128,3 +136,19 @@ def test_the_database_refuses_a_second_active_ticket_for_one_condition(
         original.active_dedup_key = ENTRAPMENT_KEY + "/other"
         with pytest.raises(IntegrityError):
             session.flush()
+
+
+@pytest.mark.postgres
+def test_postgres_connections_notice_a_vanished_server_within_a_minute(postgres_url: str) -> None:
+    """TCP keepalives and a user timeout on every connection (a dead network must not hold
+    the writer for the kernel's default hours): libpq reports the settings it connected with."""
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            given = raw.info.get_parameters()
+    finally:
+        engine.dispose()
+    assert {k: int(given[k]) for k in POSTGRES_TCP} == POSTGRES_TCP
+    assert POSTGRES_TCP["keepalives_idle"] + 3 * POSTGRES_TCP["keepalives_interval"] <= 60
