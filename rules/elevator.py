@@ -36,6 +36,8 @@ class ElevatorView:
     """Door open→closed cycles at a landing since the car last travelled."""
     codes: frozenset[str] = frozenset()
     """The controller's fault codes in the latest reading."""
+    stopped_closed: bool = False
+    """The latest reading: in normal service, stopped, door closed (three rules ask)."""
 
     @classmethod
     def first(
@@ -48,6 +50,7 @@ class ElevatorView:
             occupied_seen=t.occupied is True,
             door_open_moving_samples=int(t.moving and t.door is not Door.CLOSED),
             codes=_codes(t),
+            stopped_closed=_stopped_closed_in_service(t),
         )
 
     def update(self, t: ElevatorTelemetry) -> None:
@@ -71,6 +74,7 @@ class ElevatorView:
             self.door_cycles += 1
         self.t = t
         self.codes = _codes(t)
+        self.stopped_closed = _stopped_closed_in_service(t)
 
 
 _NO_CODES: frozenset[str] = frozenset()
@@ -80,15 +84,14 @@ def _codes(t: ElevatorTelemetry) -> frozenset[str]:
     return frozenset(t.fault_codes) if t.fault_codes else _NO_CODES
 
 
-def _stopped_closed_in_service(v: ElevatorView) -> bool:
-    t = v.t
+def _stopped_closed_in_service(t: ElevatorTelemetry) -> bool:
     return t.mode is Mode.NORMAL and not t.moving and t.door is Door.CLOSED
 
 
 def entrapment_outside_zone(v: ElevatorView, _now: float) -> float | None:
     if "11" in v.codes:  # the controller itself reports a trapped passenger
         return 0.0
-    if not _stopped_closed_in_service(v) or v.t.door_zone:
+    if not v.stopped_closed or v.t.door_zone:
         return None
     if v.t.occupied is True or v.occupied_seen:
         return v.th.entrapment_s
@@ -98,7 +101,7 @@ def entrapment_outside_zone(v: ElevatorView, _now: float) -> float | None:
 
 
 def entrapment_at_landing(v: ElevatorView, _now: float) -> float | None:
-    if not _stopped_closed_in_service(v) or not v.t.door_zone:
+    if not v.stopped_closed or not v.t.door_zone:
         return None
     return v.th.entrapment_at_landing_s if (v.t.occupied is True or v.occupied_seen) else None
 
@@ -115,7 +118,7 @@ def alarm_filtered(v: ElevatorView, _now: float) -> float | None:
 
 
 def stopped_outside_zone_empty(v: ElevatorView, _now: float) -> float | None:
-    if not _stopped_closed_in_service(v) or v.t.door_zone:
+    if not v.stopped_closed or v.t.door_zone:
         return None
     return v.th.stopped_outside_zone_s if v.t.occupied is False and not v.occupied_seen else None
 

@@ -501,12 +501,12 @@ class RulesEngine:
         )
 
     def _frozen(self, state: DeviceState) -> bool:
-        health, rules = state.health.states, state.rules.states
-        if not health and not rules:
-            return False
-        return any(
-            RULES_BY_ID[r].sensor_fault for r in state.health.firing_rules()
-        ) or state.rules.is_firing("water.sensor_fault")
+        """A sensor fault is firing: the rules that need a healthy sensor stay as they are."""
+        health = state.health.states
+        if health and any(rs.firing and RULES_BY_ID[r].sensor_fault for r, rs in health.items()):
+            return True
+        fault = state.rules.states.get("water.sensor_fault")
+        return fault is not None and fault.firing
 
     def _arm(self, key: str, state: DeviceState) -> None:
         if not state.rules.states:

@@ -55,7 +55,9 @@ class SiteState:
     tracker: Tracker = field(default_factory=Tracker)
 
 
-_NOT_MEMO = frozenset({"t", "th", "params", "key", "zone", "building_power_lost", "tz"})
+_NOT_MEMO = frozenset(
+    {"t", "th", "params", "key", "zone", "building_power_lost", "tz", "stopped_closed"}
+)
 """View fields that are not history: the reading, configuration, wiring."""
 
 
