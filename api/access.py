@@ -26,7 +26,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import StewardDep
 from steward.runtime import Steward
-from tickets.api_keys import ApiKeyStore, KeyRejected, Role
+from tickets.api_keys import KEY_MARK, ApiKeyStore, KeyRejected, Role
+from tickets.schemas import Via
 
 log = logging.getLogger("steward.api.access")
 
@@ -153,6 +154,11 @@ class Principal:
     key: str
     """How to name the key in logs and history: its prefix, never its secret."""
 
+    @property
+    def via(self) -> Via:
+        """The key, as the history records every change made with it (``data.via``)."""
+        return Via(key=self.key, name=self.name)
+
     def can(self, permission: Permission) -> bool:
         if self.site is not None and permission in ALL_SITES_ONLY:
             return False
@@ -238,6 +244,34 @@ def authenticate(request: Request, steward: StewardDep, credentials: Credentials
 
 
 Caller = Annotated[Principal, Depends(authenticate)]
+
+
+def recheck(steward: Steward, caller: Principal, permission: Permission) -> str | None:
+    """Why ``caller``, let in earlier, may no longer do ``permission`` as it was let in to
+    (``None``: it still may), for a request that lasts (the SSE stream). A stored key is looked
+    up by its prefix, not hashed again: revoked, gone, given another site scope (the request
+    was filtered by the old one) or a role without ``permission`` ends it. The open API ends
+    once a key exists; the bootstrap key lasts as long as the process (settings are read
+    once)."""
+    if caller is BOOTSTRAP:
+        return None
+    if caller is OPEN:
+        if api_is_open(steward):
+            return None
+        return "the API is no longer open: API keys are required now"
+    prefix = caller.key.removeprefix(f"{KEY_MARK}_")
+    key = ApiKeyStore(steward.sessions, steward.clock).current(prefix)
+    named = f"API key {caller.key}_… ({caller.name})"
+    if key is None:
+        return f"{named} no longer exists"
+    if key.revoked_at is not None:
+        return f"{named} has been revoked"
+    if key.site != caller.site:
+        scope = f"site '{key.site}'" if key.site else "every site"
+        return f"{named} is now for {scope}: connect again"
+    if not Principal(name=key.name, role=key.role, site=key.site, key=caller.key).can(permission):
+        return f"{named} ({key.role.value}) no longer has the '{permission.value}' permission"
+    return None
 
 
 def route_permission(request: Request) -> Permission | None:

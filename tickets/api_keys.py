@@ -187,10 +187,25 @@ class ApiKeyStore:
             view = _view(row)
         if view.revoked_at is not None:
             raise KeyRejected(f"API key stw_{prefix}_… ({view.name}) has been revoked")
+        self._used(view)
+        return view
+
+    def current(self, prefix: str) -> ApiKeyView | None:
+        """The key ``stw_<prefix>`` as stored now, revoked or not (``None``: no such key),
+        for a caller ``authenticate`` already let in that is still at it (a stream): one
+        look-up by prefix, no hashing. A key not revoked counts as used, as in ``authenticate``.
+        """
+        with read_session(self._sessions) as session:
+            row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+            view = None if row is None else _view(row)
+        if view is not None and view.revoked_at is None:
+            self._used(view)
+        return view
+
+    def _used(self, view: ApiKeyView) -> None:
         now = as_datetime(self._clock.now())
         if view.last_used_at is None or now - view.last_used_at >= LAST_USED_RESOLUTION:
             self._touch(view.id, now)
-        return view
 
     def _touch(self, key_id: int, now: datetime) -> None:
         with write_session(self._sessions) as session:

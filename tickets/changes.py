@@ -1,6 +1,11 @@
 """Changes to tickets inside one write transaction: rule decisions (FIRE, CLEAR), manual
 tickets and lifecycle actions. Each change appends history and queues one outbox event
-through the ``Journal``; the service owns the transaction around them."""
+through the ``Journal``; the service owns the transaction around them.
+
+People's changes take ``via``: the API key the request came with (``None``: not through the
+API). Every history entry such a change writes, the linked tickets' too, records it as
+``data.via``, so the trail says which key made the change whatever ``actor`` the body names.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from tickets.models import Ticket, TicketEvent
 from tickets.outbox import EventType, Journal
 from tickets.policy import Policies
 from tickets.render import COMPLAINT_LINKED
-from tickets.schemas import FollowUpIn, ManualTicketIn, Source, TicketView
+from tickets.schemas import FollowUpIn, ManualTicketIn, Source, TicketView, Via
 from tickets.sla import Deadlines, SlaPolicy, deadlines, tightened
 from tickets.store import find_active, get_ticket, insert_ticket
 
@@ -35,6 +40,11 @@ STEWARD = "steward"
 """The actor recorded for what Steward does by itself."""
 
 PRIORITY_RANK = {Priority.GENERAL: 0, Priority.IMPORTANT: 1, Priority.EMERGENCY: 2}
+
+
+def _via(data: dict[str, object], via: Via | None) -> dict[str, object]:
+    """``data`` with ``via`` added (a copy), or ``data`` itself without one."""
+    return data if via is None else {**data, "via": dict(via)}
 
 
 def fire(journal: Journal, decision: Decision, sla: SlaPolicy) -> TicketView:
@@ -105,17 +115,18 @@ def act(
     actor: str,
     note: str | None,
     policies: Policies,
+    via: Via | None = None,
 ) -> TicketView:
     """A person's lifecycle action on ticket ``number``."""
     ticket = get_ticket(journal.session, number, lock=True)
     sla = policies.for_site(ticket.site).sla
     was = Status(ticket.status)
-    entry = perform(journal, ticket, action, actor=actor, note=note, sla=sla)
+    entry = perform(journal, ticket, action, actor=actor, note=note, sla=sla, via=via)
     if action is TicketAction.REOPEN:
         _claim_dedup_key(journal, ticket, was)
     view = journal.record(ticket, _event_type(action, was), [entry])
     if action is TicketAction.RESOLVE:
-        resolve_children(journal, ticket, actor=actor, sla=sla)
+        resolve_children(journal, ticket, actor=actor, sla=sla, via=via)
     return view
 
 
@@ -127,22 +138,30 @@ def close(
     note: str | None,
     follow_up: FollowUpIn | None,
     policies: Policies,
+    via: Via | None = None,
 ) -> TicketView:
     """Close a resolved ticket, with the follow-up call's result and satisfaction score."""
     ticket = get_ticket(journal.session, number, lock=True)
     sla = policies.for_site(ticket.site).sla
-    entry = perform(journal, ticket, TicketAction.CLOSE, actor=actor, note=note, sla=sla)
+    entry = perform(journal, ticket, TicketAction.CLOSE, actor=actor, note=note, sla=sla, via=via)
     if follow_up is not None:
         ticket.followed_up_at = journal.now
         ticket.followed_up_by = actor
         ticket.follow_up_result = follow_up.result
         ticket.satisfaction = follow_up.satisfaction
-        entry.data = {"follow_up": follow_up.model_dump(mode="json")}
+        entry.data = {**entry.data, "follow_up": follow_up.model_dump(mode="json")}
     return journal.record(ticket, EventType.CLOSED, [entry])
 
 
 def record_action(
-    journal: Journal, number: str, action: Record, *, actor: str, note: str, to: str | None
+    journal: Journal,
+    number: str,
+    action: Record,
+    *,
+    actor: str,
+    note: str,
+    to: str | None,
+    via: Via | None = None,
 ) -> TicketView:
     """``plan`` or ``reassign`` on an active ticket, in the history with actor and note."""
     ticket = get_ticket(journal.session, number, lock=True)
@@ -150,12 +169,16 @@ def record_action(
     after = record(before, action, at=journal.now, note=note, to=to)
     ticket.owner, ticket.planned_at = after.owner, after.planned_at
     past = "planned" if action is Record.PLAN else "reassigned"
-    data = {"from": before.owner, "to": after.owner} if action is Record.REASSIGN else {}
-    entry = journal.entry(past, actor=actor, note=note, data=data)
+    data: dict[str, object] = (
+        {"from": before.owner, "to": after.owner} if action is Record.REASSIGN else {}
+    )
+    entry = journal.entry(past, actor=actor, note=note, data=_via(data, via))
     return journal.record(ticket, EventType.UPDATED, [entry])
 
 
-def resolve_children(journal: Journal, parent: Ticket, *, actor: str, sla: SlaPolicy) -> None:
+def resolve_children(
+    journal: Journal, parent: Ticket, *, actor: str, sla: SlaPolicy, via: Via | None = None
+) -> None:
     """Tickets linked to ``parent`` (complaints about its device) are resolved with it; each
     still gets its own follow-up call."""
     query = (
@@ -175,6 +198,7 @@ def resolve_children(journal: Journal, parent: Ticket, *, actor: str, sla: SlaPo
             actor=actor,
             sla=sla,
             note=f"resolved with {parent.number}",
+            via=via,
         )
         journal.record(child, EventType.RESOLVED, [entry])
 
@@ -187,6 +211,7 @@ def open_manual(
     idempotency_key: str | None,
     request_hash: str,
     sla: SlaPolicy,
+    via: Via | None = None,
 ) -> TicketView:
     """Insert a complaint ticket. The caller checks the idempotency key; a concurrent insert
     with the same key fails here with ``IntegrityError`` (inside a savepoint it can undo).
@@ -226,14 +251,14 @@ def open_manual(
     data: dict[str, object] = {"idempotency_key": idempotency_key} if idempotency_key else {}
     if parent is not None:
         data["linked_to"] = parent.number
-    opened = journal.entry("opened", actor=actor, to_status=Status.OPEN.value, data=data)
+    opened = journal.entry("opened", actor=actor, to_status=Status.OPEN.value, data=_via(data, via))
     view = journal.record(ticket, EventType.OPENED, [opened])
     if parent is not None:
         linked = journal.entry(
             COMPLAINT_LINKED,
             actor=actor,
             note=f"complaint {ticket.number} from room {body.reporter.room} about this device",
-            data={"ticket": ticket.number, "channel": body.reporter.channel.value},
+            data=_via({"ticket": ticket.number, "channel": body.reporter.channel.value}, via),
         )
         journal.record(parent, EventType.UPDATED, [linked])
     return view
@@ -269,6 +294,7 @@ def perform(
     actor: str,
     note: str | None,
     sla: SlaPolicy,
+    via: Via | None = None,
 ) -> TicketEvent:
     """Run the state machine on ``ticket`` and write the result back; returns the history
     entry. A reopen is refused up front when another ticket is active for the condition."""
@@ -300,6 +326,7 @@ def perform(
         from_status=before.status.value,
         to_status=after.status.value,
         note=note,
+        data=_via({}, via),
     )
 
 

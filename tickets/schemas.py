@@ -18,6 +18,8 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
+from pydantic.config import JsonDict
+from typing_extensions import TypedDict
 
 from gateway.topics import ID_PATTERN, Kind
 from rules.decision import Category, Priority
@@ -137,16 +139,56 @@ class _Output(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class Via(TypedDict):
+    """The API key a change came through, as a history entry's ``data.via``: never its
+    secret."""
+
+    key: str
+    """``stw_<prefix>`` for a stored key, ``bootstrap`` for ``STEWARD_ADMIN_API_KEY``,
+    ``open`` for the open (no keys) API."""
+    name: str
+    """The key's name when the change was made."""
+
+
+_VIA_SCHEMA: JsonDict = {
+    "type": "object",
+    "description": "The API key the change came through. On every entry written by an API "
+    "request; absent on Steward's own entries, on those written another way (the CLI) and on "
+    "entries older than it.",
+    "properties": {
+        "key": {
+            "type": "string",
+            "description": "``stw_<prefix>`` for a stored key (never its secret), "
+            "``bootstrap`` for ``STEWARD_ADMIN_API_KEY``, ``open`` for the open API",
+            "examples": ["stw_1a2b3c4d"],
+        },
+        "name": {
+            "type": "string",
+            "description": "The key's name when the change was made",
+            "examples": ["night desk"],
+        },
+    },
+    "required": ["key", "name"],
+}
+
+
 class HistoryEntry(_Output):
     at: UtcTime
     actor: str
+    """Who did it: the person a lifecycle action's body names, the key's name for a manual
+    ticket, ``steward`` for what Steward does by itself."""
     action: str
     """``opened``, ``occurred``, ``priority_raised``, ``condition_cleared``, or the past tense
     of a lifecycle action (``acknowledged``, ``started``, ``progress``, ``resolved``, ...)."""
     from_status: Status | None = None
     to_status: Status | None = None
     note: str | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What else the entry records, by action (``rule`` and ``evidence``, "
+        "``follow_up``, ``from``/``to``, ...), and ``via``: the API key it came through.",
+        json_schema_extra={"properties": {"via": _VIA_SCHEMA}},
+    )
 
 
 class FollowUpView(_Output):

@@ -42,6 +42,7 @@ from tickets.schemas import (
     SilenceView,
     TicketPage,
     TicketView,
+    Via,
 )
 from tickets.sla import SlaPolicy
 from tickets.store import find_by_idempotency_key
@@ -150,11 +151,19 @@ class TicketService:
             return sweep.sweep(journal, self._policies)
 
     def open_manual(
-        self, *, ticket: ManualTicketIn, idempotency_key: str | None, actor: str
+        self,
+        *,
+        ticket: ManualTicketIn,
+        idempotency_key: str | None,
+        actor: str,
+        via: Via | None = None,
     ) -> tuple[TicketView, bool]:
         """Open a complaint ticket; ``True`` if created. Repeating a request with the same
         ``idempotency_key`` returns the ticket it created; reusing the key for a different
-        request is a ``Conflict``."""
+        request is a ``Conflict``.
+
+        ``via``, here and in the lifecycle actions: the API key the request came with,
+        recorded as ``data.via`` in every history entry the change writes."""
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
             raise InvalidRequest(f"idempotency key must be 1 to {IDEMPOTENCY_KEY_MAX} characters")
         request_hash = _fingerprint(ticket)
@@ -171,6 +180,7 @@ class TicketService:
                     idempotency_key=idempotency_key,
                     request_hash=request_hash,
                     sla=self._site_sla(ticket.site),
+                    via=via,
                 )
             except IntegrityError:
                 # A concurrent request with the same key committed first: it is the original.
@@ -185,14 +195,26 @@ class TicketService:
         return view, True
 
     def act(
-        self, *, number: str, action: TicketAction, actor: str, note: str | None = None
+        self,
+        *,
+        number: str,
+        action: TicketAction,
+        actor: str,
+        note: str | None = None,
+        via: Via | None = None,
     ) -> TicketView:
         """A lifecycle action; ``TicketNotFound``, ``InvalidTransition`` or ``NoteRequired``."""
         if action is TicketAction.CLOSE:
-            return self.close(number=number, actor=actor, note=note)
+            return self.close(number=number, actor=actor, note=note, via=via)
         with self._writing() as journal:
             return changes.act(
-                journal, number, action, actor=actor, note=note, policies=self._policies
+                journal,
+                number,
+                action,
+                actor=actor,
+                note=note,
+                policies=self._policies,
+                via=via,
             )
 
     def close(
@@ -202,6 +224,7 @@ class TicketService:
         actor: str,
         note: str | None = None,
         follow_up: FollowUpIn | None = None,
+        via: Via | None = None,
     ) -> TicketView:
         """Close a resolved ticket, recording the follow-up call (result, satisfaction)."""
         with self._writing() as journal:
@@ -212,20 +235,23 @@ class TicketService:
                 note=note,
                 follow_up=follow_up,
                 policies=self._policies,
+                via=via,
             )
 
-    def plan(self, *, number: str, actor: str, note: str) -> TicketView:
+    def plan(self, *, number: str, actor: str, note: str, via: Via | None = None) -> TicketView:
         """The first plan / corrective measure (the SLA's plan step)."""
         with self._writing() as journal:
             return changes.record_action(
-                journal, number, Record.PLAN, actor=actor, note=note, to=None
+                journal, number, Record.PLAN, actor=actor, note=note, to=None, via=via
             )
 
-    def reassign(self, *, number: str, actor: str, to: str, note: str) -> TicketView:
+    def reassign(
+        self, *, number: str, actor: str, to: str, note: str, via: Via | None = None
+    ) -> TicketView:
         """Hand the ticket to ``to``: ownership moves only this way, with a recorded reason."""
         with self._writing() as journal:
             return changes.record_action(
-                journal, number, Record.REASSIGN, actor=actor, note=note, to=to
+                journal, number, Record.REASSIGN, actor=actor, note=note, to=to, via=via
             )
 
     def next_due(self) -> datetime | None:

@@ -292,7 +292,7 @@ def open_manual_ticket(
     same key with a different body is a 409. 403 for a site outside the key's scope."""
     caller.may_act_on(body.site)
     view, created = steward.tickets.open_manual(
-        ticket=body, idempotency_key=idempotency_key, actor="api"
+        ticket=body, idempotency_key=idempotency_key, actor=caller.name, via=caller.via
     )
     if not created:
         response.status_code = 200
@@ -310,7 +310,11 @@ def close_ticket(
 ) -> TicketView:
     _in_scope(steward, caller, number)
     return steward.tickets.close(
-        number=number, actor=body.actor, note=body.note, follow_up=body.follow_up
+        number=number,
+        actor=body.actor,
+        note=body.note,
+        follow_up=body.follow_up,
+        via=caller.via,
     )
 
 
@@ -328,7 +332,7 @@ def plan_ticket(
     steward: StewardDep, caller: Caller, number: TicketNumber, body: PlanIn
 ) -> TicketView:
     _in_scope(steward, caller, number)
-    return steward.tickets.plan(number=number, actor=body.actor, note=body.note)
+    return steward.tickets.plan(number=number, actor=body.actor, note=body.note, via=caller.via)
 
 
 @router.post(
@@ -346,7 +350,9 @@ def reassign_ticket(
     steward: StewardDep, caller: Caller, number: TicketNumber, body: ReassignIn
 ) -> TicketView:
     _in_scope(steward, caller, number)
-    return steward.tickets.reassign(number=number, actor=body.actor, to=body.to, note=body.note)
+    return steward.tickets.reassign(
+        number=number, actor=body.actor, to=body.to, note=body.note, via=caller.via
+    )
 
 
 def _action_route(action: TicketAction) -> None:
@@ -354,7 +360,9 @@ def _action_route(action: TicketAction) -> None:
         steward: StewardDep, caller: Caller, number: TicketNumber, body: ActionIn
     ) -> TicketView:
         _in_scope(steward, caller, number)
-        return steward.tickets.act(number=number, action=action, actor=body.actor, note=body.note)
+        return steward.tickets.act(
+            number=number, action=action, actor=body.actor, note=body.note, via=caller.via
+        )
 
     act.__name__ = f"{action.value}_ticket"
     router.post(
