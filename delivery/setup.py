@@ -17,7 +17,7 @@ from delivery.mqtt import MqttConnector
 from delivery.policy import RetryPolicy
 from delivery.webhook import WebhookConnector
 from steward.clock import Clock
-from steward.settings import Settings
+from steward.settings import MqttTls, Settings, mqtt_tls
 
 
 def integrations(settings: Settings) -> IntegrationsConfig:
@@ -33,10 +33,12 @@ def integrations(settings: Settings) -> IntegrationsConfig:
     )
 
 
-def routes(config: IntegrationsConfig, *, mqtt_url: str | None) -> list[Route]:
+def routes(
+    config: IntegrationsConfig, *, mqtt_url: str | None, mqtt_tls: MqttTls | None = None
+) -> list[Route]:
     found = [Route(e.name, e.target, e.filter, WebhookConnector(e)) for e in config.endpoints]
     if mqtt_url is not None and config.mqtt.enabled:
-        connector = MqttConnector(mqtt_url)
+        connector = MqttConnector(mqtt_url, tls=mqtt_tls)
         found.append(Route(MQTT_ENDPOINT, connector.target, config.mqtt.filter, connector))
     return found
 
@@ -48,7 +50,7 @@ def dispatcher_from_settings(
     return Dispatcher(
         sessions,
         clock,
-        routes(integrations(settings), mqtt_url=mqtt_url),
+        routes(integrations(settings), mqtt_url=mqtt_url, mqtt_tls=mqtt_tls(settings)),
         policy=RetryPolicy(window_s=settings.delivery_retry_hours * 3600),
         poll_interval_s=settings.delivery_poll_interval_s,
     )

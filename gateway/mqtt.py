@@ -27,6 +27,7 @@ from rules.decision import Decision
 from rules.engine import RulesEngine
 from steward.clock import Clock
 from steward.paho import BufferedClient, release_sockets
+from steward.settings import MqttTls, Settings, mqtt_address, mqtt_tls
 
 log = logging.getLogger("steward.gateway")
 
@@ -78,7 +79,22 @@ class BrokerAddress:
     host: str
     port: int
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: MqttTls | None = None
+    """TLS (``mqtts://``) and how to verify the broker; None: plain MQTT."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BrokerAddress:
+        """``STEWARD_MQTT_URL`` and ``STEWARD_MQTT_TLS_*``, checked: ``MqttTlsError`` for TLS
+        settings with a plain URL or TLS files that cannot be used."""
+        host, port, username, password = mqtt_address(settings.mqtt_url)
+        tls = mqtt_tls(settings)
+        if tls is not None:
+            tls.context()  # reads the files: a bad one fails here, before the start
+        return cls(host, port, username, password, tls)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}" + (f" over {self.tls.describe()}" if self.tls else "")
 
 
 class MqttGateway:
@@ -124,6 +140,9 @@ class MqttGateway:
         )
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
+        if broker.tls is not None:
+            # files are read now: a bad TLS setting fails the start, not each connect
+            self._client.tls_set_context(broker.tls.context())
         self._client.max_inflight_messages_set(1000)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -164,7 +183,7 @@ class MqttGateway:
             except (OSError, ValueError) as exc:
                 delay = backoff_delay(attempt)
                 attempt += 1
-                self.stats.last_error = f"connect to {self.broker.host}:{self.broker.port}: {exc}"
+                self.stats.last_error = f"connect to {self.broker}: {exc}"
                 log.warning("%s; retrying in %.1fs", self.stats.last_error, delay)
                 self._idle(delay)
                 continue
@@ -179,7 +198,10 @@ class MqttGateway:
             if not self._stop.is_set():
                 delay = backoff_delay(attempt)
                 attempt += 1
-                log.warning("MQTT connection lost (%s); reconnecting in %.1fs", rc, delay)
+                why = self._client.tls_error or rc
+                if self._client.tls_error:  # e.g. the broker wants a client certificate
+                    self.stats.last_error = f"{self.broker}: {why}"
+                log.warning("MQTT connection lost (%s); reconnecting in %.1fs", why, delay)
                 self._idle(delay)
 
     def _drain(self, rc: MQTTErrorCode, most: int = 500) -> MQTTErrorCode:
@@ -231,12 +253,7 @@ class MqttGateway:
         self.stats.connected = True
         self.stats.connects += 1
         client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
-        log.info(
-            "connected to MQTT %s:%d (session present: %s)",
-            self.broker.host,
-            self.broker.port,
-            _flags.session_present,
-        )
+        log.info("connected to MQTT %s (session present: %s)", self.broker, _flags.session_present)
 
     def _on_disconnect(
         self,

@@ -53,7 +53,7 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError  # noqa: PLC0415
 
     from steward.runtime import Steward  # noqa: PLC0415
-    from steward.settings import Settings, redact_url  # noqa: PLC0415
+    from steward.settings import MqttTlsError, Settings, redact_url  # noqa: PLC0415
     from steward.site import ConfigError  # noqa: PLC0415
     from telemetry import TelemetryConfigError  # noqa: PLC0415
 
@@ -63,6 +63,9 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
         steward = Steward(settings)
     except (ConfigError, TelemetryConfigError) as exc:
         typer.echo(f"configuration error:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    except MqttTlsError as exc:  # a missing CA file, an unreadable key: one line
+        typer.echo(f"configuration error: MQTT TLS: {exc}", err=True)
         raise typer.Exit(2) from None
     except SQLAlchemyError as exc:  # one line that says where, not a page of traceback
         reason = str(exc.orig if isinstance(exc, DBAPIError) else exc).splitlines()[0]

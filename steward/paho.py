@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -17,10 +19,78 @@ def release_sockets(client: mqtt.Client) -> None:
     client._reset_sockets()
 
 
+class Client(mqtt.Client):
+    """paho-mqtt that closes a TLS socket whose handshake failed (paho leaves it to the
+    garbage collector: a ResourceWarning per failed attempt) and remembers why the last TLS
+    connection failed or was closed (paho only counts it as a lost connection)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tls_error = ""
+        """The last TLS failure: a refused certificate, the broker's alert; "" if none."""
+
+    def _ssl_wrap_socket(self, tcp_sock: socket.socket) -> ssl.SSLSocket:
+        context = self._ssl_context
+        assert context is not None  # only called once TLS is configured
+        try:
+            # the context checks the host name itself (check_hostname), unless told not to
+            ssl_sock = context.wrap_socket(
+                tcp_sock, server_hostname=self._host, do_handshake_on_connect=False
+            )
+        except BaseException:
+            tcp_sock.close()
+            raise
+        try:
+            ssl_sock.settimeout(self._connect_timeout)
+            ssl_sock.do_handshake()
+        except ssl.SSLError as exc:
+            ssl_sock.close()
+            self.tls_error = _tls_reason(exc)
+            raise
+        except BaseException:
+            ssl_sock.close()
+            raise
+        self.tls_error = ""
+        return ssl_sock
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        try:
+            return super()._sock_recv(bufsize)
+        except ssl.SSLError as exc:  # an alert from the broker, e.g. certificate required
+            self.tls_error = _tls_reason(exc)
+            raise
+
+    def _sock_send(self, buf: bytes | bytearray) -> int:
+        try:
+            return super()._sock_send(buf)
+        except ssl.SSLError as exc:
+            self.tls_error = self._alert_after(exc)
+            raise
+
+    def _alert_after(self, failed: ssl.SSLError) -> str:
+        """A write failed because the broker closed the connection: the alert it sent first,
+        if it can still be read, says why (a write only sees the end of the connection)."""
+        try:
+            if self._sock is not None:
+                self._sock.recv(1)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, ssl.SSLEOFError):
+            pass
+        except ssl.SSLError as alert:
+            return _tls_reason(alert)
+        except OSError:
+            pass
+        return _tls_reason(failed)
+
+
+def _tls_reason(exc: ssl.SSLError) -> str:
+    """``[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: ...``, one line."""
+    return str(exc).splitlines()[0]
+
+
 READ_CHUNK = 65536
 
 
-class BufferedClient(mqtt.Client):
+class BufferedClient(Client):
     """paho-mqtt reading the socket in chunks.
 
     paho reads each packet with several ``recv`` calls (the command byte, each byte of the

@@ -23,7 +23,7 @@ from steward import history
 from steward.clock import Clock, SystemClock, as_datetime
 from steward.dwells import DwellSaver, load_dwells
 from steward.metrics import make_registry
-from steward.settings import Settings, mqtt_address, redact_url
+from steward.settings import Settings, redact_url
 from steward.site import ConfigError, DeviceRegistry, StewardConfig, load_site_config
 from steward.writer import Batch, DecisionWriter
 from telemetry import make_sink
@@ -43,6 +43,7 @@ class Steward:
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
+        broker = BrokerAddress.from_settings(settings)  # a bad TLS setting fails before any I/O
         if config is None:
             config = (
                 load_site_config(settings.site_config) if settings.site_config else StewardConfig()
@@ -79,9 +80,8 @@ class Steward:
         self.dead_letters = DeadLetters(settings.dead_letter_size)
         self.writer = DecisionWriter(self._apply, on_committed=lambda _d, _v: self.delivery.wake())
         self.telemetry = make_sink(settings, clock=self.clock, building_of=self._building_of)
-        host, port, user, password = mqtt_address(settings.mqtt_url)
         self.gateway = MqttGateway(
-            broker=BrokerAddress(host, port, user, password),
+            broker=broker,
             client_id=settings.mqtt_client_id,
             decoder=self.decoder,
             engine=self.engine,

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -56,11 +57,31 @@ def mosquitto_binary() -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    """A TLS listener's files (PEM): the broker's certificate and key, and the CA that client
+    certificates are checked against (``require_certificate``: a client must show one)."""
+
+    certfile: Path
+    keyfile: Path
+    cafile: Path
+    require_certificate: bool = False
+
+
 class PrivateMosquitto:
     """A Mosquitto of the test's own, on a free port, with persistence so sessions survive a
-    restart. ``stop()`` sends SIGTERM (Mosquitto saves its state), ``kill()`` SIGKILL."""
+    restart. ``stop()`` sends SIGTERM (Mosquitto saves its state), ``kill()`` SIGKILL.
+    With ``tls``, a second listener on ``tls_port`` (``tls_url``) speaks MQTT over TLS; the
+    plain one stays."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        tls: BrokerTls | None = None,
+        tls_port: int | None = None,
+    ) -> None:
         binary = mosquitto_binary()
         if binary is None:
             require_service("mosquitto", "binary not found (apt-get install mosquitto)")
@@ -80,11 +101,27 @@ class PrivateMosquitto:
             "max_inflight_messages 100\n"
             "log_dest none\n"
         )
+        self.tls = tls
+        self.tls_port = (tls_port or free_port()) if tls is not None else None
+        if tls is not None:
+            with self.config.open("a") as conf:
+                conf.write(
+                    f"listener {self.tls_port} 127.0.0.1\n"
+                    f"cafile {tls.cafile}\n"
+                    f"certfile {tls.certfile}\n"
+                    f"keyfile {tls.keyfile}\n"
+                    f"require_certificate {str(tls.require_certificate).lower()}\n"
+                )
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        assert self.tls_port is not None, "no TLS listener (PrivateMosquitto(tls=...))"
+        return f"mqtts://127.0.0.1:{self.tls_port}"
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -93,6 +130,8 @@ class PrivateMosquitto:
             stderr=subprocess.DEVNULL,
         )
         wait_port("127.0.0.1", self.port)
+        if self.tls_port is not None:
+            wait_port("127.0.0.1", self.tls_port)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
