@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from gateway.mqtt import Ack, backoff_delay
 from rules.decision import Decision
-from tickets.db import Attempts
+from tickets.outbox import Attempts
 from tickets.schemas import TicketView
 
 log = logging.getLogger("steward.writer")
@@ -21,7 +21,7 @@ log = logging.getLogger("steward.writer")
 class Batch:
     """One batch of decisions through its retries: each write step it takes keeps its
     ``Attempts``, so a step that committed although its COMMIT seemed to fail is not
-    applied again (``tickets.db.Attempts``)."""
+    applied again (``tickets.outbox.Attempts``)."""
 
     def __init__(self) -> None:
         self._steps: dict[str, Attempts] = {}

@@ -20,7 +20,6 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,48 +134,6 @@ def migrate(engine: Engine) -> None:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     # Objects stay readable after commit: views are built from them after the transaction.
     return sessionmaker(engine, expire_on_commit=False)
-
-
-class EarlierAttemptUnfinishedError(RuntimeError):
-    """The server is still finishing an earlier attempt's COMMIT: ask again later."""
-
-
-@dataclass
-class Attempts:
-    """One write retried until it commits (a batch of the decision writer), and what its
-    attempts may have committed already.
-
-    A connection lost during COMMIT leaves the client not knowing whether the transaction
-    committed: applying the batch again would then apply it twice (an alarm counted as a
-    second occurrence, its events sent again). PostgreSQL can tell: each attempt records its
-    transaction id, and ``txid_status`` says afterwards whether it committed. SQLite commits
-    in-process, so a COMMIT that failed did not commit and a retry is always right."""
-
-    txid: int | None = None
-    result: Any = None
-    """What the attempt that recorded ``txid`` returned, for when it turns out committed."""
-
-    def begin(self, session: Session) -> None:
-        """Inside the attempt's transaction, before its changes."""
-        self.txid = None
-        if session.get_bind().dialect.name == "postgresql":
-            self.txid = int(session.execute(text("SELECT txid_current()")).scalar_one())
-
-    def committed(self, sessions: sessionmaker[Session]) -> bool:
-        """Did an earlier attempt commit after all? Raises ``EarlierAttemptUnfinishedError`` while
-        the server has not finished with it."""
-        if self.txid is None:
-            return False
-        with read_session(sessions) as session:
-            status = session.execute(
-                text("SELECT txid_status(:txid)"), {"txid": self.txid}
-            ).scalar_one_or_none()
-        if status == "in progress":
-            raise EarlierAttemptUnfinishedError(f"transaction {self.txid} is still in progress")
-        if status != "committed":  # aborted, or too old to know: not applied
-            self.txid = None
-            return False
-        return True
 
 
 @contextmanager

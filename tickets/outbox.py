@@ -18,8 +18,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from tickets.models import OutboxEvent, Ticket, TicketEvent
 from tickets.render import ticket_view
@@ -137,6 +137,11 @@ class Journal:
         )
         return view
 
+    def marker(self) -> str | None:
+        """The id of one event this transaction will publish: found in the outbox if and
+        only if the transaction committed (see ``Attempts``)."""
+        return self._pending[0].event_id if self._pending else None
+
     def publish(self) -> None:
         if not self._pending:
             return
@@ -146,3 +151,33 @@ class Journal:
         self.session.add_all(self._pending)
         self.session.flush()
         self._pending.clear()
+
+
+@dataclass
+class Attempts:
+    """One write retried until it commits (a batch of the decision writer), and whether an
+    earlier attempt committed after all.
+
+    A connection lost during COMMIT leaves the client not knowing whether the transaction
+    committed: applying the batch again would then apply it twice (an alarm counted as a
+    second occurrence, its events sent again). Each attempt remembers the id of one outbox
+    event it wrote; the event is in the outbox if and only if that attempt committed. (Not
+    PostgreSQL's ``txid_status``: after a crash the server may hand a lost transaction's id to
+    a new one, which would then look like the lost one committed.) An attempt that wrote no
+    event changed no ticket (a suppressed condition at most) and is simply tried again."""
+
+    marker: str | None = None
+    result: Any = None
+    """What the attempt that wrote ``marker`` returned, for when it turns out committed."""
+
+    def committed(self, sessions: sessionmaker[Session]) -> bool:
+        if self.marker is None:
+            return False
+        with sessions() as session:
+            found = session.scalar(
+                select(OutboxEvent.id).where(OutboxEvent.event_id == self.marker)
+            )
+        if found is None:
+            self.marker = None
+            return False
+        return True

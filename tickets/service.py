@@ -24,12 +24,12 @@ from gateway.topics import DeviceRef, Kind
 from rules.decision import Action, Category, Decision, Priority
 from steward.clock import Clock, as_datetime
 from tickets import changes, report, silences, suppress, sweep
-from tickets.db import Attempts, read_session, write_session
+from tickets.db import read_session, write_session
 from tickets.errors import Conflict, InvalidRequest, TicketNotFound
 from tickets.lifecycle import ACTIVE_STATUSES, Record, Status, TicketAction
 from tickets.listing import TicketFilter, encode_cursor, page_query
 from tickets.models import OutboxEvent, SuppressedCondition, Ticket
-from tickets.outbox import Journal, OutboxRecord, outbox_record
+from tickets.outbox import Attempts, Journal, OutboxRecord, outbox_record
 from tickets.policy import Policies
 from tickets.render import ticket_view, ticket_views, view_query
 from tickets.report import Fleet
@@ -95,12 +95,14 @@ class TicketService:
         return self._policies.for_site(site).sla
 
     @contextmanager
-    def _writing(self) -> Iterator[Journal]:
+    def _writing(self, attempts: Attempts | None = None) -> Iterator[Journal]:
         with write_session(self._sessions) as session:
             journal = Journal(
                 session, now=as_datetime(self._clock.now()), source=self._event_source
             )
             yield journal
+            if attempts is not None:
+                attempts.marker = journal.marker()
             journal.publish()
 
     def apply(
@@ -126,9 +128,7 @@ class TicketService:
             return builtins.list(attempts.result or [])
         changed: list[TicketView] = []
         roots = self._policies.source_rules
-        with self._writing() as journal:
-            if attempts is not None:
-                attempts.begin(journal.session)
+        with self._writing(attempts) as journal:
             # Power cuts first, so the alarms they explain in the same batch are linked to
             # them; within each class in dedup_key order (see above).
             for decision in sorted(decisions, key=lambda d: (d.rule not in roots, d.dedup_key)):
