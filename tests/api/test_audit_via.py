@@ -114,7 +114,8 @@ def test_each_change_records_the_key_it_came_with(steward: Steward, clock: FakeC
     assert closed["data"]["via"] == night_via
     assert closed["data"]["follow_up"] == {"result": "fixed", "satisfaction": 5}
     everything = json.dumps(stored)
-    assert desk.split("_")[2] not in everything and night.split("_")[2] not in everything
+    secrets = [desk.split("_", 2)[2], night.split("_", 2)[2]]  # a secret may hold "_" itself
+    assert not [s for s in secrets if s in everything]
 
 
 def test_the_bootstrap_key_names_itself(steward: Steward) -> None:
