@@ -58,6 +58,7 @@ class Steward:
             self.sessions, self.clock, policies=site_policies(config.sites)
         )
         self.delivery = dispatcher_from_settings(settings, sessions=self.sessions, clock=self.clock)
+        self.tickets.on_committed = self.delivery.wake
         self.engine = RulesEngine(self.registry, config.rules, self.clock)
         self.engine.restore(
             [*history.active_rules(self.sessions), *self.tickets.suppressed_conditions()]

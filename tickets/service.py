@@ -11,7 +11,7 @@ import builtins
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -72,6 +72,10 @@ class TicketService:
         self._sessions = session_factory
         self._clock = clock
         self._event_source = event_source
+        self.on_committed: Callable[[], None] | None = None
+        """Called after each committed change that published events (the runtime wakes the
+        delivery dispatcher with it: an operator's action or an escalation is sent at once,
+        not at the dispatcher's next poll)."""
         self._policies = policies or Policies()
         if sla is not None:
             self._policies = Policies(
@@ -101,9 +105,12 @@ class TicketService:
                 session, now=as_datetime(self._clock.now()), source=self._event_source
             )
             yield journal
+            marker = journal.marker()
             if attempts is not None:
-                attempts.marker = journal.marker()
+                attempts.marker = marker
             journal.publish()
+        if marker is not None and self.on_committed is not None:
+            self.on_committed()
 
     def apply(
         self, *, decisions: Sequence[Decision], attempts: Attempts | None = None

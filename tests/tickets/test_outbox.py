@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from rules.decision import Priority
 from steward.clock import FakeClock, iso
 from tests.tickets.helpers import clear, complaint, fire
+from tickets.errors import InvalidTransition
 from tickets.lifecycle import TicketAction
 from tickets.outbox import EventType
 from tickets.service import TicketService
@@ -94,3 +97,20 @@ def test_readers_page_through_the_outbox_by_position(
     assert [e.pk for e in page] == [all_events[2].pk, all_events[3].pk]
     assert service.outbox_after(event_pk=all_events[-1].pk) == []
     assert service.last_outbox_pk() == all_events[-1].pk
+
+
+def test_each_committed_change_with_events_says_so(
+    service: TicketService, clock: FakeClock
+) -> None:
+    """The runtime wakes the delivery dispatcher with this: an operator's action is sent at
+    once, not at the next poll. Nothing to say for a change that failed or made no event."""
+    calls: list[int] = []
+    service.on_committed = lambda: calls.append(1)
+    number = service.apply(decisions=[fire(clock)])[0].id
+    assert len(calls) == 1
+    service.act(number=number, action=A.ACKNOWLEDGE, actor="a")
+    assert len(calls) == 2
+    with pytest.raises(InvalidTransition):
+        service.act(number=number, action=A.CLOSE, actor="a")
+    service.apply(decisions=[clear(clock, key="elsewhere/elevator/x/entrapment")])  # no ticket
+    assert len(calls) == 2
