@@ -48,8 +48,8 @@ class CommitLog:
         self.committed: list[dict[str, Any]] = []
         gateway, writer = steward.gateway, steward.writer
         submit = gateway.on_decisions
-        # The writer keeps its hook private and Steward wires it at construction (it wakes
-        # the delivery dispatcher); chain ours after it rather than changing the runtime.
+        # The writer keeps its hook private (Steward leaves it unset: the ticket service
+        # wakes the dispatcher); chain ours after any hook rather than changing the runtime.
         on_committed = writer._on_committed
 
         def decided(decisions: list[Decision], ack: Ack | None) -> None:

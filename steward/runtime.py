@@ -79,7 +79,7 @@ class Steward:
             device_burst=settings.device_burst,
         )
         self.dead_letters = DeadLetters(settings.dead_letter_size)
-        self.writer = DecisionWriter(self._apply, on_committed=lambda _d, _v: self.delivery.wake())
+        self.writer = DecisionWriter(self._apply)  # its commits wake delivery: on_committed
         self.telemetry = make_sink(settings, clock=self.clock, building_of=self._building_of)
         self.gateway = MqttGateway(
             broker=broker,

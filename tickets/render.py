@@ -34,6 +34,8 @@ _HISTORY_COLUMNS = (
     TicketEvent.note,
     TicketEvent.data,
 )
+_HISTORY_FIELDS = tuple(c.key for c in _HISTORY_COLUMNS[1:])
+"""``HistoryEntry``'s fields: the history columns but the ticket id."""
 
 
 def view_query() -> Select[Any]:
@@ -54,9 +56,6 @@ def ticket_views(session: Session, rows: Sequence[Row[Any]]) -> list[TicketView]
         for condition in session.scalars(conditions.order_by(SuppressedCondition.id)):
             linked[condition.root_ticket_id or 0].append(condition)
     return [view_of(row._asdict(), history[row.id], linked[row.id]) for row in rows]
-
-
-_HISTORY_FIELDS = tuple(c.key for c in _HISTORY_COLUMNS[1:])
 
 
 def history_entry(event: TicketEvent) -> dict[str, Any]:
@@ -91,9 +90,10 @@ def view_of(
 _COPIED = tuple(
     name
     for name in TicketView.model_fields
-    if name in {c.key for c in VIEW_COLUMNS} and name not in {"id"}
+    if name in {c.key for c in VIEW_COLUMNS} and name != "id"
 )
-"""View fields that are ticket columns of the same name, as they are."""
+"""View fields that are ticket columns of the same name, as they are (the view's ``id`` is
+the ticket's number, not its row id)."""
 
 
 def _follow_up(ticket: dict[str, Any]) -> FollowUpView | None:
