@@ -17,9 +17,9 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -173,26 +173,39 @@ class DwellSaver:
         return True
 
     def _write(self, changed: dict[str, Dwell], gone: list[str], now: float) -> None:
-        # a device key is "site/device" (ids cannot hold a "/")
-        keys = [tuple(key.split("/", 1)) for key in [*gone, *changed]]
+        # Rows are built before the transaction and written with Core (one executemany): a
+        # busy estate starts and ends thousands of dwells a second (a door open at a landing
+        # is one), and on SQLite the decision writer waits while this holds the write lock.
+        saved_at = as_datetime(now)
+        rows = [
+            {
+                "site": d.reading.ref.site,
+                "device": d.reading.ref.device,
+                "kind": d.reading.ref.kind.value,
+                "reading": {**reading_to_json(d.reading), "view_memo": d.memo},
+                "since": d.since,
+                "saved_at": saved_at,
+            }
+            for d in changed.values()
+        ]
+        # a device key is "site/device" (ids cannot hold a "/"); deleted per site, which
+        # PostgreSQL finds by the primary key (a (site, device) IN list of pairs it did not:
+        # 0.6 s for 5,000 pairs)
+        by_site: dict[str, list[str]] = {}
+        for key in [*gone, *changed]:
+            site, device = key.split("/", 1)
+            by_site.setdefault(site, []).append(device)
+        table = cast(Table, RuleDwell.__table__)
         with write_session(self.sessions) as session:
-            for start in range(0, len(keys), 500):
-                session.execute(
-                    delete(RuleDwell).where(
-                        tuple_(RuleDwell.site, RuleDwell.device).in_(keys[start : start + 500])
+            for site, devices in by_site.items():
+                for start in range(0, len(devices), 500):
+                    session.execute(
+                        delete(table).where(
+                            table.c.site == site, table.c.device.in_(devices[start : start + 500])
+                        )
                     )
-                )
-            session.add_all(
-                RuleDwell(
-                    site=d.reading.ref.site,
-                    device=d.reading.ref.device,
-                    kind=d.reading.ref.kind.value,
-                    reading={**reading_to_json(d.reading), "view_memo": d.memo},
-                    since=d.since,
-                    saved_at=as_datetime(now),
-                )
-                for d in changed.values()
-            )
+            if rows:
+                session.execute(insert(table), rows)
 
     def _run(self) -> None:
         failures = 0
