@@ -8,14 +8,32 @@ columns, one for their history, one for their linked conditions, whatever the pa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, select
-from sqlalchemy.orm import Session
+import orjson
+from pydantic import ValidationError
+from sqlalchemy import ColumnElement, Connection, DateTime, Row, Select, bindparam, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
-from tickets.models import SuppressedCondition, Ticket, TicketEvent
-from tickets.schemas import FollowUpView, LinkedCondition, TicketView
+from gateway.topics import Kind
+from rules.decision import Category, Priority
+from tickets.db import read_session
+from tickets.lifecycle import Status
+from tickets.models import SuppressedCondition, Ticket, TicketEvent, UtcDateTime
+from tickets.schemas import (
+    EscalationView,
+    FollowUpView,
+    LinkedCondition,
+    Reporter,
+    Source,
+    TicketView,
+)
 
 COMPLAINT_LINKED = "complaint_linked"
 """History action on a ticket when a complaint is linked to it (``data.ticket``)."""
@@ -120,3 +138,255 @@ def linked_condition(row: SuppressedCondition) -> LinkedCondition:
         ticket=row.ticket_number,
         occurrences=row.occurrences,
     )
+
+
+# -- the read routes' JSON, without pydantic -------------------------------------------------
+#
+# ``GET /tickets`` and ``GET /tickets/{number}`` answer with the JSON pydantic would make of
+# ``TicketView``/``TicketPage``, built here from Core rows as plain dicts and written by
+# orjson in one call: validating every ticket, history entry and time through pydantic and
+# then serialising the tree again cost most of a list page's CPU. Times are read as naive UTC
+# ``datetime``s (SQLite stores them so; PostgreSQL is asked for ``timezone('UTC', ...)``) and
+# written by orjson as ``utc_iso`` writes them (``...Z``, microseconds only when there are
+# some). What pydantic would validate is checked: the enums, that JSON objects are objects;
+# the reporter and the escalation, rare and free-form, go through their own models. Anything
+# else (a value out of its enum, a number orjson cannot write) makes the fast path decline
+# (``None``), and the caller answers through ``TicketView`` as before, with its errors.
+
+
+class utc_naive(FunctionElement[datetime]):  # noqa: N801 (a SQL function, named as one)
+    """A time column as a naive ``datetime`` in UTC: the stored value on SQLite,
+    ``timezone('UTC', column)`` on PostgreSQL (whatever the session's ``TimeZone``)."""
+
+    type = DateTime()
+    name = "utc_naive"
+    inherit_cache = True
+
+
+@compiles(utc_naive)
+def _utc_naive(element: utc_naive, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(utc_naive, "postgresql")
+def _utc_naive_postgresql(element: utc_naive, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"timezone('UTC', {compiler.process(element.clauses, **kw)})"
+
+
+def _read(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``column`` as the fast path reads it: times as naive UTC, the rest as stored."""
+    if isinstance(column.type, UtcDateTime):
+        return utc_naive(column).label(column.key)
+    return column
+
+
+_T = Ticket.__table__.c
+_DOC_HEAD = (
+    ("id", _T.number),
+    *(
+        (name, _T[name])
+        for name in (
+            "site",
+            "building",
+            "device",
+            "kind",
+            "location",
+            "rule",
+            "category",
+            "priority",
+            "status",
+            "title",
+            "description",
+            "source",
+            "opened_at",
+            "acknowledged_at",
+            "resolved_at",
+            "closed_at",
+            "condition_cleared_at",
+            "respond_by",
+            "onsite_by",
+            "plan_by",
+            "resolve_by",
+            "follow_up_by",
+            "escalation_level",
+            "occurrences",
+            "last_occurrence_at",
+            "dedup_key",
+            "owner",
+            "evidence",
+        )
+    ),
+)
+"""``TicketView``'s leading fields, in its order, and the columns they are as they are."""
+_HEAD_KEYS = tuple(name for name, _ in _DOC_HEAD)
+_DOC_TAIL = (
+    _T.id,
+    _T.reporter,
+    _T.onsite_at,
+    _T.planned_at,
+    _T.followed_up_at,
+    _T.followed_up_by,
+    _T.follow_up_result,
+    _T.satisfaction,
+    _T.parent_number,
+    _T.sla_state,
+)
+"""What the rest of the view is made from (the row id last read by ``page_json``'s caller
+for the next cursor is the first of these)."""
+_HEAD = len(_DOC_HEAD)
+ROW_ID = _HEAD
+"""Index of the ticket's row id in a ``doc_query`` row."""
+_E = TicketEvent.__table__.c
+_HISTORY_READ = tuple(_read(_E[c.key]) for c in _HISTORY_COLUMNS)
+_S = SuppressedCondition.__table__.c
+_LINKED_READ = tuple(
+    _read(c)
+    for c in (
+        _S.root_ticket_id,
+        _S.rule,
+        _S.device,
+        _S.building,
+        _S.dedup_key,
+        _S.state,
+        _S.first_at,
+        _S.last_at,
+        _S.cleared_at,
+        _S.ticket_number,
+        _S.occurrences,
+    )
+)
+_LINKED_KEYS = tuple(LinkedCondition.model_fields)
+_KINDS = frozenset(k.value for k in Kind) | {None}
+_CATEGORIES = frozenset(c.value for c in Category)
+_PRIORITIES = frozenset(p.value for p in Priority)
+_STATUSES = frozenset(s.value for s in Status)
+_SOURCES = frozenset(s.value for s in Source)
+_STEP = _STATUSES | {None}
+DUMP_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+
+
+def doc_query() -> Select[Any]:
+    """``SELECT`` of what ``ticket_docs`` reads, to add ``WHERE``, ``ORDER BY``, ``LIMIT``."""
+    return select(*(_read(c).label(name) for name, c in _DOC_HEAD), *map(_read, _DOC_TAIL))
+
+
+# Built once, values as parameters: SQLAlchemy memoises a statement's cache key on the
+# object, so executing one of these again skips building and hashing its ~40 columns
+# (0.5 ms a request when the statement was built anew each time).
+DOC_BY_NUMBER = doc_query().where(_T.number == bindparam("number"))
+"""One ticket's ``doc_query`` row, by ``number``."""
+_HISTORY_OF = (
+    select(*_HISTORY_READ).where(_E.ticket_id.in_(bindparam("ids", expanding=True))).order_by(_E.id)
+)
+_LINKED_TO = (
+    select(*_LINKED_READ)
+    .where(_S.root_ticket_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_S.id)
+)
+
+
+class Declined(Exception):  # noqa: N818
+    """A stored value the fast path does not vouch for: answer through ``TicketView``."""
+
+
+def ticket_docs(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """``TicketView.model_dump()``'s dicts for tickets read with ``doc_query``, in their
+    order, but with times as naive UTC ``datetime``s (write them with ``dump``). Raises
+    ``Declined`` for a ticket pydantic might not read the same."""
+    ids = [row[ROW_ID] for row in rows]
+    history: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+    linked: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+    if ids:
+        for ticket_id, at, actor, action, from_status, to_status, note, data in connection.execute(
+            _HISTORY_OF, {"ids": ids}
+        ).all():
+            if type(data) is not dict or from_status not in _STEP or to_status not in _STEP:
+                raise Declined(f"history of ticket row {ticket_id}")
+            history[ticket_id].append(
+                {
+                    "at": at,
+                    "actor": actor,
+                    "action": action,
+                    "from_status": from_status,
+                    "to_status": to_status,
+                    "note": note,
+                    "data": data,
+                }
+            )
+        for root, *fields in connection.execute(_LINKED_TO, {"ids": ids}).all():
+            linked[root].append(dict(zip(_LINKED_KEYS, fields, strict=True)))
+    return [_doc(row, history[row[ROW_ID]], linked[row[ROW_ID]]) for row in rows]
+
+
+def _doc(
+    row: Row[Any], history: list[dict[str, Any]], linked: list[dict[str, Any]]
+) -> dict[str, Any]:
+    doc = dict(zip(_HEAD_KEYS, row, strict=False))
+    (
+        row_id,
+        reporter,
+        onsite_at,
+        planned_at,
+        followed_up_at,
+        followed_up_by,
+        follow_up_result,
+        satisfaction,
+        parent,
+        sla_state,
+    ) = row[_HEAD:]
+    if (
+        doc["status"] not in _STATUSES
+        or doc["priority"] not in _PRIORITIES
+        or doc["category"] not in _CATEGORIES
+        or doc["source"] not in _SOURCES
+        or doc["kind"] not in _KINDS
+        or type(doc["evidence"]) is not dict
+        or (sla_state and type(sla_state) is not dict)
+    ):
+        raise Declined(f"ticket row {row_id}")
+    try:
+        doc["reporter"] = (
+            None if reporter is None else Reporter.model_validate(reporter).model_dump(mode="json")
+        )
+        escalation = (sla_state or {}).get("escalation")
+        if escalation is not None:
+            escalation = EscalationView.model_validate(escalation).model_dump(mode="json")
+        doc["history"] = history
+        doc["readings_url"] = None
+        doc["onsite_at"] = onsite_at
+        doc["planned_at"] = planned_at
+        doc["follow_up"] = (
+            None
+            if followed_up_at is None
+            else {
+                "at": followed_up_at,
+                "by": followed_up_by or "",
+                "result": follow_up_result or "",
+                "satisfaction": satisfaction or 0,
+            }
+        )
+        doc["escalation"] = escalation
+        doc["parent"] = parent
+        doc["linked"] = [
+            str(e["data"]["ticket"]) for e in history if e["action"] == COMPLAINT_LINKED
+        ]
+    except (ValidationError, KeyError, TypeError) as exc:
+        raise Declined(f"ticket row {row_id}") from exc
+    doc["linked_conditions"] = linked
+    return doc
+
+
+def dump(value: Any) -> bytes:
+    """JSON as pydantic writes the views (times as ``utc_iso``); ``Declined`` for what orjson
+    cannot write (an integer beyond 64 bits, a lone surrogate)."""
+    try:
+        return orjson.dumps(value, option=DUMP_OPTIONS)
+    except orjson.JSONEncodeError as exc:
+        raise Declined(str(exc)) from exc
+
+
+@contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Connection]:
+    """One read transaction's connection (as ``read_session``: one snapshot on SQLite)."""
+    with read_session(sessions) as session:
+        yield session.connection()
