@@ -189,7 +189,7 @@ class MqttGateway:
                 continue
             rc = MQTTErrorCode.MQTT_ERR_SUCCESS
             while not self._stop.is_set() and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-                wait = 0.0 if self._client.buffered() else min(0.05, self.tick_interval_s)
+                wait = 0.0 if self._client.buffered() else self._wait_s()
                 rc = self._drain(self._client.loop(timeout=wait))
                 self._tick_if_due()
             if self.stats.connected:
@@ -221,14 +221,32 @@ class MqttGateway:
             self._tick_if_due()
             self._stop.wait(min(self.tick_interval_s, max(0.0, deadline - time.monotonic())))
 
+    def _wait_s(self) -> float:
+        """How long the network loop may wait for a packet: until the next tick or the next
+        dwell's end, and at most 50 ms."""
+        wait = min(0.05, self.tick_interval_s)
+        with self.engine.lock:
+            due = self.engine.next_due()
+        if due is not None:
+            wait = min(wait, max(0.0, due - self.clock.now()))
+        return wait
+
     def _tick_if_due(self) -> None:
+        """The periodic tick, or between ticks the dwells whose time has come: a duration
+        rule (an entrapment's 30 s) is decided at its end, not up to a tick later."""
         mono = time.monotonic()
-        if mono < self._next_tick:
-            return
-        self._next_tick = mono + self.tick_interval_s
+        tick = mono >= self._next_tick
+        if tick:
+            self._next_tick = mono + self.tick_interval_s
         try:
             with self.engine.lock:
-                decisions = self.engine.tick()
+                if tick:
+                    decisions = self.engine.tick()
+                else:
+                    due = self.engine.next_due()
+                    if due is None or due > self.clock.now():
+                        return
+                    decisions = self.engine.expire()
         except Exception as exc:  # one bad tick must not stop the gateway
             log.exception("rule tick failed")
             self.stats.last_error = f"tick: {exc!r}"

@@ -8,6 +8,7 @@ configuration reloads.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import threading
 from collections.abc import Iterable
 from typing import Any, cast
@@ -68,6 +69,8 @@ ALL_RULES: tuple[Rule[Any], ...] = (
 )
 RULES_BY_ID: dict[str, Rule[Any]] = {r.id: r for r in ALL_RULES}
 TIMED_SCAN_S = 5.0
+RETRY_S = 1.0
+"""A dwell still pending after its end was evaluated is looked at again this much later."""
 CALENDAR_SCAN_S = 3600.0
 
 
@@ -128,8 +131,15 @@ class RulesEngine:
         self.sites: dict[str, SiteState] = {}
         self.zones: dict[tuple[str, str], Zone] = {}
         self._armed: dict[str, None] = {}
-        """Devices with a dwell running, in arming order: ticks are deterministic (a set's
-        order would change with PYTHONHASHSEED, and with it cross-device timing)."""
+        """Devices with a dwell running, in arming order (a set's order would change with
+        PYTHONHASHSEED, and with it cross-device timing)."""
+        self._due: list[tuple[float, int, str]] = []
+        """Heap of (clock time a running dwell or clear hysteresis ends, arming number, device
+        key): ``expire`` evaluates exactly the devices whose time has come, so an entrapment
+        is decided when its 30 s are up, not at the next periodic tick."""
+        self._due_at: dict[str, float] = {}
+        """Each armed device's entry in ``_due`` (others there are stale and skipped)."""
+        self._seq = 0
         self._next_scan = 0.0
         self._next_calendar = 0.0
         self.new_dwell = False
@@ -172,6 +182,10 @@ class RulesEngine:
                 for rule_id in [r for r in tracker.states if self._disabled(r)]:
                     del tracker.states[rule_id]
             self._next_calendar = 0.0
+            for key in self._armed:  # thresholds may have changed: look at each dwell again
+                self._due_at[key] = 0.0
+                self._seq += 1
+                heapq.heappush(self._due, (0.0, self._seq, key))
 
     def _attach(self, state: DeviceState, device: Any) -> None:
         """(Re)bind a state to its registration: params, thresholds, zone, calendar."""
@@ -272,18 +286,42 @@ class RulesEngine:
         state.health_view.rate_limited_at = now
         return self._evaluate_health(state, now, now) if first else []
 
-    def tick(self) -> list[Decision]:
-        """Expire dwells, check deadlines and silence; call every second or so."""
+    def next_due(self) -> float | None:
+        """Clock time at which the next running dwell ends (``expire`` is due), or None."""
+        due, due_at = self._due, self._due_at
+        while due:
+            at, _, key = due[0]
+            if due_at.get(key) == at:
+                return at
+            heapq.heappop(due)  # stale: re-armed or disarmed since
+        return None
+
+    def expire(self) -> list[Decision]:
+        """Evaluate the devices whose dwell or clear hysteresis has run its time."""
         now = self.clock.now()
+        due, due_at = self._due, self._due_at
+        keys = []
+        while due and due[0][0] <= now:
+            at, _, key = heapq.heappop(due)
+            if due_at.get(key) == at:
+                del due_at[key]
+                keys.append(key)
         decisions: list[Decision] = []
-        for key in list(self._armed):
+        for key in keys:  # evaluated in arming order at equal times: deterministic
             state = self.devices[key]
             at = device_time(state, now)
             edges = state.rules.evaluate(
                 self.rules[state.device.ref.kind], state.view, at, at, frozen=self._frozen(state)
             )
             decisions += self._decide(state, edges, state.view)
-            self._arm(key, state)
+            self._arm(key, state, evaluated_at=now)
+        return decisions
+
+    def tick(self) -> list[Decision]:
+        """Expire dwells, check deadlines and silence; call every second or so (``expire``
+        alone may be called as often as wanted, at ``next_due``)."""
+        now = self.clock.now()
+        decisions = self.expire()
         if now >= self._next_scan:
             self._next_scan = now + TIMED_SCAN_S
             decisions += self._timed_scan(now)
@@ -508,14 +546,53 @@ class RulesEngine:
         fault = state.rules.states.get("water.sensor_fault")
         return fault is not None and fault.firing
 
-    def _arm(self, key: str, state: DeviceState) -> None:
+    def _arm(self, key: str, state: DeviceState, evaluated_at: float | None = None) -> None:
         if not state.rules.states:
             if self._armed:
                 self._armed.pop(key, None)
+                self._due_at.pop(key, None)
         elif state.rules.pending():
             self._armed.setdefault(key, None)
+            self._schedule(key, state, evaluated_at)
         else:
             self._armed.pop(key, None)
+            self._due_at.pop(key, None)
+
+    def _schedule(self, key: str, state: DeviceState, evaluated_at: float | None) -> None:
+        """Put the device's next dwell end in ``_due`` (in clock time), unless an entry as
+        early is there already: one that comes too early is evaluated and scheduled again.
+        A dwell whose end had come when ``expire`` evaluated it and that is still pending
+        (frozen by a sensor fault) is looked at again ``RETRY_S`` later, not at every call."""
+        ends = self._ends(state)
+        if ends is None:
+            return
+        reading = state.reading
+        at = ends if reading is None else ends + (reading.received_at - reading.observed_at)
+        if evaluated_at is not None and at <= evaluated_at:
+            at = evaluated_at + RETRY_S
+        current = self._due_at.get(key)
+        if current is not None and current <= at:
+            return
+        self._due_at[key] = at
+        self._seq += 1
+        heapq.heappush(self._due, (at, self._seq, key))
+
+    def _ends(self, state: DeviceState) -> float | None:
+        """Device time at which the first running dwell or clear hysteresis ends."""
+        first: float | None = None
+        for rule_id, rs in state.rules.states.items():
+            if rs.firing:
+                if rs.clear_since is None:
+                    continue
+                rule = self.by_id.get(rule_id)
+                end = rs.clear_since + (rule.clear_after_s(state.view) if rule else 0.0)
+            elif rs.since is not None:
+                end = rs.since + rs.hold_s
+            else:
+                continue
+            if first is None or end < first:
+                first = end
+        return first
 
     def _evaluate_health(
         self,
