@@ -33,7 +33,7 @@ import uvicorn
 from api.app import create_app
 from gateway.mqtt import Ack
 from rules.decision import Decision
-from steward.runtime import Steward
+from steward.runtime import Steward, settle_heap
 from steward.settings import Settings
 from tickets.schemas import TicketView
 
@@ -93,6 +93,7 @@ def serve(port: int, *, gateway: bool, commit_log: Path | None) -> dict[str, Any
     if switch:  # diagnostic: how long a thread waits for the GIL (CPython default 5 ms)
         sys.setswitchinterval(float(switch))
     steward = Steward(Settings())
+    settle_heap()  # as ``steward run`` does
     log = CommitLog(steward) if commit_log is not None else None
     config = uvicorn.Config(
         create_app(steward),

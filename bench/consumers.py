@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from bench.broker import find_binary
 from gateway.topics import SUBSCRIPTIONS
 from steward.paho import BufferedClient, release_sockets
-from steward.runtime import Steward
+from steward.runtime import Steward, settle_heap
 from steward.settings import Settings
 from steward.site import StewardConfig
 from tickets.models import Ticket
@@ -364,7 +364,7 @@ def run_steward(
     clock = ReplayClock(timeline[0], timeline[1], n) if timeline is not None else None
     # built (migrations, registry) before timing
     steward = Steward(settings, clock=clock, config=config)
-    gc.collect()
+    settle_heap()  # as ``steward run`` does (collects first)
     rss_before = proc_status_kib("VmRSS")
     hwm_reset = reset_peak_rss()
     gc_timer = GcTimer()

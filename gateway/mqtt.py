@@ -23,7 +23,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from gateway.decode import DeadLetters, Decoder, Reason, Rejection
 from gateway.reading import Reading, StatusChange
 from gateway.topics import SUBSCRIPTIONS
-from rules.decision import Decision
+from rules.decision import Action, Decision, Priority
 from rules.engine import RulesEngine
 from steward.clock import Clock
 from steward.paho import BufferedClient, release_sockets
@@ -35,6 +35,15 @@ Ack = Callable[[], None]
 DecisionSink = Callable[[list[Decision], Ack | None], None]
 ReadingSink = Callable[[Reading], None]
 DwellSink = Callable[[Ack], None]
+Yield = Callable[[float], object]
+
+URGENT_YIELD_S = 0.25
+"""At most this long the gateway stops reading while an emergency ticket is written."""
+
+
+def urgent(decisions: list[Decision]) -> bool:
+    """An emergency is being raised: its ticket goes before the telemetry behind it."""
+    return any(d.priority is Priority.EMERGENCY and d.action is Action.FIRE for d in decisions)
 
 
 def ack_after(calls: int, ack: Ack) -> Ack:
@@ -112,6 +121,7 @@ class MqttGateway:
         tick_interval_s: float = 1.0,
         on_reading: ReadingSink | None = None,
         on_dwell: DwellSink | None = None,
+        yield_to_writer: Yield | None = None,
     ) -> None:
         self.broker = broker
         self.decoder = decoder
@@ -123,6 +133,12 @@ class MqttGateway:
         """Told when a QoS 1 reading starts a rule dwell, with its ack: the dwell is saved
         first. (A QoS 0 one has nothing to hold back: the periodic save takes it.)"""
         self._dwell_started = False
+        self.yield_to_writer = yield_to_writer
+        """Called with ``URGENT_YIELD_S`` after an emergency was handed on: waits (up to that
+        long) until it is committed. The gateway's thread holds the interpreter lock most of
+        the time under load; the writer releases it at every SQL statement and waited up to
+        a switch interval (5 ms) to get it back each time: tens of milliseconds for an
+        emergency's ticket. Telemetry meanwhile waits in the socket and at the broker."""
         self.clock = clock
         self.keepalive_s = keepalive_s
         self.tick_interval_s = tick_interval_s
@@ -253,6 +269,11 @@ class MqttGateway:
             return
         if decisions:
             self.on_decisions(decisions, None)
+            self._yield_if_urgent(decisions)
+
+    def _yield_if_urgent(self, decisions: list[Decision]) -> None:
+        if self.yield_to_writer is not None and urgent(decisions):
+            self.yield_to_writer(URGENT_YIELD_S)
 
     # -- paho callbacks (network thread) ----------------------------------------------------
     def _on_connect(
@@ -293,6 +314,7 @@ class MqttGateway:
         if msg.qos == 0:
             if decisions:
                 self.on_decisions(decisions, None)
+                self._yield_if_urgent(decisions)
             return
         ack = self._acker(client, msg.mid, msg.qos)
         if decisions and save_dwell is not None:
@@ -303,6 +325,8 @@ class MqttGateway:
             save_dwell(ack)
         if not decisions and save_dwell is None:
             ack()
+        if decisions:
+            self._yield_if_urgent(decisions)
 
     def _acker(self, client: mqtt.Client, mid: int, qos: int) -> Ack:
         generation = self._generation

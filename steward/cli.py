@@ -52,7 +52,7 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
     """Run the service against the configured broker and database (STEWARD_* variables)."""
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError  # noqa: PLC0415
 
-    from steward.runtime import Steward  # noqa: PLC0415
+    from steward.runtime import Steward, settle_heap  # noqa: PLC0415
     from steward.settings import MqttTlsError, Settings, redact_url  # noqa: PLC0415
     from steward.site import ConfigError  # noqa: PLC0415
     from telemetry import TelemetryConfigError  # noqa: PLC0415
@@ -72,6 +72,7 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
         log.debug("start-up failed", exc_info=True)  # the whole story with --verbose
         typer.echo(f"database {redact_url(settings.database_url)}: {reason}", err=True)
         raise typer.Exit(3) from None
+    settle_heap()
     with steward:
         signal.signal(signal.SIGHUP, lambda *_: steward.reload_config())
         log.info(

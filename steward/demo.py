@@ -10,7 +10,7 @@ import typer
 
 from steward.broker import EmbeddedBroker
 from steward.clock import AcceleratedClock
-from steward.runtime import Steward
+from steward.runtime import Steward, settle_heap
 from steward.settings import Settings
 from steward.site import example_site_path
 
@@ -48,7 +48,9 @@ def run_demo(*, port: int, time_factor: float, data_dir: Path, host: str = "127.
         simulator = scenario_publisher(
             "demo", broker.url, clock=clock, qos=1, status_on_stop="keep"
         )
-        with Steward(settings, clock=clock) as steward:
+        steward = Steward(settings, clock=clock)
+        settle_heap()
+        with steward:
             _banner(broker, settings, time_factor, open_api=api_is_open(steward))
             simulator.start()
             try:
