@@ -286,8 +286,10 @@ def route_permission(request: Request) -> Permission | None:
     return ROUTE_PERMISSIONS.get((request.method, path))
 
 
-def authorize(request: Request, caller: Caller) -> None:
-    """The router-level check: the route's permission from ``ROUTE_PERMISSIONS``."""
+async def authorize(request: Request, caller: Caller) -> None:
+    """The router-level check: the route's permission from ``ROUTE_PERMISSIONS``. ``async``
+    because it only looks things up: a plain ``def`` would be run in the thread pool.
+    (``authenticate`` stays a plain ``def``: a stored key is looked up in the database.)"""
     needed = route_permission(request)
     if needed is None:  # fail closed: a route nobody gave a permission
         log.error("no permission mapped for %s %s", request.method, request.url.path)

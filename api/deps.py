@@ -9,7 +9,9 @@ from fastapi import Depends, Request
 from steward.runtime import Steward
 
 
-def get_steward(request: Request) -> Steward:
+async def get_steward(request: Request) -> Steward:
+    # ``async``: FastAPI runs a plain ``def`` dependency in the thread pool, a hand-off
+    # (and back) on every request for what is an attribute read.
     steward: Steward = request.app.state.steward
     return steward
 
