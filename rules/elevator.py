@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from gateway.payloads import Door, ElevatorTelemetry, Mode
+from gateway.payloads import Door, Mode
 from rules.condition import Rule, make_rule
 from rules.decision import Category, Priority
+from rules.latest import ElevatorRecord
 from rules.thresholds import ElevatorThresholds
 from steward.site import ElevatorParams
 
@@ -25,7 +26,8 @@ HANDLED_CODES = frozenset({"01", "02", "03", "04", "05", "09", "10", "11"})
 
 @dataclass(slots=True)
 class ElevatorView:
-    t: ElevatorTelemetry
+    t: ElevatorRecord
+    """The latest reading (``rules.latest``)."""
     th: ElevatorThresholds
     params: ElevatorParams
     occupied_seen: bool = False
@@ -41,7 +43,7 @@ class ElevatorView:
 
     @classmethod
     def first(
-        cls, t: ElevatorTelemetry, th: ElevatorThresholds, params: ElevatorParams
+        cls, t: ElevatorRecord, th: ElevatorThresholds, params: ElevatorParams
     ) -> ElevatorView:
         return cls(
             t,
@@ -53,7 +55,7 @@ class ElevatorView:
             stopped_closed=_stopped_closed_in_service(t),
         )
 
-    def update(self, t: ElevatorTelemetry) -> None:
+    def update(self, t: ElevatorRecord) -> None:
         previous = self.t
         stopped_same_place = (
             not t.moving
@@ -80,11 +82,11 @@ class ElevatorView:
 _NO_CODES: frozenset[str] = frozenset()
 
 
-def _codes(t: ElevatorTelemetry) -> frozenset[str]:
+def _codes(t: ElevatorRecord) -> frozenset[str]:
     return frozenset(t.fault_codes) if t.fault_codes else _NO_CODES
 
 
-def _stopped_closed_in_service(t: ElevatorTelemetry) -> bool:
+def _stopped_closed_in_service(t: ElevatorRecord) -> bool:
     return t.mode is Mode.NORMAL and not t.moving and t.door is Door.CLOSED
 
 

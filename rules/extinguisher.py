@@ -7,16 +7,17 @@ import functools
 from collections import deque
 from dataclasses import dataclass, field
 
-from gateway.payloads import ExtinguisherTelemetry
 from rules.condition import Rule, make_rule
 from rules.decision import Category, Priority
+from rules.latest import ExtinguisherRecord
 from rules.thresholds import ExtinguisherThresholds
 from steward.site import ExtinguisherParams
 
 
 @dataclass(slots=True)
 class ExtinguisherView:
-    t: ExtinguisherTelemetry
+    t: ExtinguisherRecord
+    """The latest reading (``rules.latest``)."""
     th: ExtinguisherThresholds
     params: ExtinguisherParams
     below: int = 0
@@ -37,7 +38,7 @@ class ExtinguisherView:
     def nominal(self) -> float:
         return (self.params.green_min_mpa + self.params.green_max_mpa) / 2
 
-    def update(self, t: ExtinguisherTelemetry, at: float) -> None:
+    def update(self, t: ExtinguisherRecord, at: float) -> None:
         self.t = t
         p = t.pressure_mpa
         self.below = self.below + 1 if p < self.params.green_min_mpa else 0

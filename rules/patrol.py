@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from gateway.payloads import PatrolTelemetry
 from rules.condition import Rule, make_rule
 from rules.decision import Category, Priority
+from rules.latest import PatrolRecord
 from rules.thresholds import PatrolThresholds, Shift
 from steward.site import PatrolParams
 
@@ -50,7 +50,8 @@ class PatrolView:
     params: PatrolParams
     last_scan_at: float
     previous_scan_at: float | None = None
-    last: PatrolTelemetry | None = None
+    last: PatrolRecord | None = None
+    """The latest scan (``rules.latest``)."""
     on_time: int = 0
     late: int = 0
     missed: int = 0
@@ -73,7 +74,7 @@ class PatrolView:
         slow rounds (2 × 2 h × 1.2 = 4.8 h) are not two misses."""
         return self.last_scan_at + self.interval_s * rounds * (1 + self.th.tolerance_ratio)
 
-    def update(self, t: PatrolTelemetry, at: float) -> None:
+    def update(self, t: PatrolRecord, at: float) -> None:
         if at <= self.overdue_after(1):
             self.on_time += 1
             self.count(at, 0)

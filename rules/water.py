@@ -14,9 +14,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.payloads import WaterPressureTelemetry
 from rules.condition import Rule, make_rule
 from rules.decision import Priority
+from rules.latest import WaterRecord
 from rules.thresholds import WaterThresholds
 from steward.site import WaterParams
 
@@ -32,7 +32,8 @@ class Zone:
 @dataclass(slots=True)
 class WaterView:
     key: str
-    t: WaterPressureTelemetry
+    t: WaterRecord
+    """The latest reading (``rules.latest``)."""
     th: WaterThresholds
     params: WaterParams
     zone: Zone | None = None
@@ -53,7 +54,7 @@ class WaterView:
     def domestic(self) -> bool:
         return self.params.network == "domestic"
 
-    def update(self, t: WaterPressureTelemetry, at: float) -> None:
+    def update(self, t: WaterRecord, at: float) -> None:
         self.t = t
         th, p, ma = self.th, t.pressure_mpa, t.current_ma
         if ma is not None:
