@@ -22,6 +22,7 @@ from rules.engine import RulesEngine, check_overrides
 from rules.thresholds import ElevatorThresholds, device_thresholds
 from steward import history
 from steward.clock import Clock, SystemClock, as_datetime
+from steward.commits import CommitSignal
 from steward.dwells import DwellSaver, load_dwells
 from steward.metrics import make_registry
 from steward.settings import Settings, redact_url
@@ -76,7 +77,9 @@ class Steward:
             self.sessions, self.clock, policies=site_policies(config.sites)
         )
         self.delivery = dispatcher_from_settings(settings, sessions=self.sessions, clock=self.clock)
-        self.tickets.on_committed = self.delivery.wake
+        self.commits = CommitSignal()
+        """Wakes the API's event streams when this process commits a ticket change."""
+        self.tickets.on_committed = self._committed
         self.engine = RulesEngine(self.registry, config.rules, self.clock)
         self.engine.restore(
             [*history.active_rules(self.sessions), *self.tickets.suppressed_conditions()]
@@ -117,6 +120,10 @@ class Steward:
         self.metrics.register(DeliveryCollector(self.delivery, self.sessions))
         self.metrics.register(TelemetryCollector(self.telemetry))
         self._started = False
+
+    def _committed(self) -> None:
+        self.delivery.wake()
+        self.commits.notify()
 
     def _apply(self, decisions: list[Decision], batch: Batch | None = None) -> list[TicketView]:
         """The writer's step: the decisions, then what they derive (repeated failures), each

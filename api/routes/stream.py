@@ -69,6 +69,7 @@ async def stream_ticket_events(
     position = min(position, MAX_ROW_ID)  # past every id either way; PostgreSQL refuses more
     yield ServerSentEvent(comment=f"steward ticket events after {position}", retry=RECONNECT_MS)
     recheck_at = anyio.current_time() + KEY_RECHECK_S
+    commits = steward.commits
     while True:
         if anyio.current_time() >= recheck_at:
             why = await run_in_threadpool(recheck, steward, caller, Permission.STREAM_READ)
@@ -79,17 +80,23 @@ async def stream_ticket_events(
                 yield ServerSentEvent(comment=f"stream ended: {why}")
                 return
             recheck_at = anyio.current_time() + KEY_RECHECK_S
-        events = await run_in_threadpool(
-            steward.tickets.outbox_after, event_pk=position, limit=BATCH
-        )
-        for event in events:
-            position = event.pk
-            if not caller.sees(event.site):
-                continue
-            yield ServerSentEvent(
-                raw_data=orjson.dumps(event.payload).decode(),
-                event=event.type.value,
-                id=str(event.pk),
+        committed = commits.waiter()
+        try:
+            events = await run_in_threadpool(
+                steward.tickets.outbox_after, event_pk=position, limit=BATCH
             )
-        if len(events) < BATCH:
-            await anyio.sleep(POLL_INTERVAL_S)
+            for event in events:
+                position = event.pk
+                if not caller.sees(event.site):
+                    continue
+                yield ServerSentEvent(
+                    raw_data=orjson.dumps(event.payload).decode(),
+                    event=event.type.value,
+                    id=str(event.pk),
+                )
+            if len(events) < BATCH:
+                # woken by a commit of this process, or polling for other processes' changes
+                with anyio.move_on_after(POLL_INTERVAL_S):
+                    await committed.wait()
+        finally:
+            commits.forget(committed)

@@ -4,12 +4,14 @@ resumes with ``Last-Event-ID`` misses nothing."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
+from api.routes import stream as stream_route
 from steward.clock import FakeClock
 from steward.runtime import Steward
 from steward.settings import Settings
@@ -108,3 +110,22 @@ def test_a_position_past_every_id_waits_for_events_instead_of_failing(
         assert next(stream).comment.endswith("after 2147483647")
         with pytest.raises(httpx.ReadTimeout):  # still open, nothing after it
             next(stream)
+
+
+def test_a_commit_wakes_the_stream_without_waiting_for_the_poll(
+    api_url: tuple[str, Steward], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change this process commits is sent at once (``steward.commits``), not at the next
+    outbox poll: with the poll set to a minute, each event still comes within seconds."""
+    monkeypatch.setattr(stream_route, "POLL_INTERVAL_S", 60.0)
+    url, steward = api_url
+    with httpx.Client(timeout=10) as client, client.stream("GET", url) as response:
+        stream = sse_events(response.iter_lines())
+        assert next(stream).comment.startswith("steward ticket events after")
+        for i in range(3):
+            time.sleep(0.2)  # the stream is waiting (it read the empty outbox)
+            started = time.monotonic()
+            number = open_ticket(steward.tickets, clock, f"lift-{i}")
+            event = next(stream)
+            assert json.loads(event.data)["subject"] == number
+            assert time.monotonic() - started < 10.0  # well before the 60 s poll
