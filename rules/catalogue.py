@@ -31,7 +31,8 @@ A rule **fires** when its condition has held for its dwell (checked on every rea
 the moment the dwell ends, so it expires on time even if the device goes quiet) and
 **clears** when the condition stops holding (after the clear hysteresis, where there is one).
 On clear, tickets of rules marked *auto-resolve* resolve themselves; the others record
-`condition_cleared_at` and wait for a person (an entrapment ends only when someone on site confirms it, EN 81-28).
+`condition_cleared_at` and wait for a person (an entrapment ends only when someone on site
+confirms it, EN 81-28).
 
 **Sensor faults** (marked *fault*) freeze the device's rules that need a healthy sensor
 (marked *needs healthy sensor*): they neither fire nor clear while the fault lasts, so a broken
