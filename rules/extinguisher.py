@@ -4,7 +4,6 @@ rule in rules/calendar.py). Pressure is judged against the gauge's green band pe
 from __future__ import annotations
 
 import functools
-from collections import deque
 from dataclasses import dataclass, field
 
 from rules.condition import Rule, make_rule
@@ -23,9 +22,10 @@ class ExtinguisherView:
     below: int = 0
     """Consecutive readings below the green band."""
     above: int = 0
-    recent: deque[tuple[float, float]] = field(default_factory=deque)
+    recent: list[tuple[float, float]] = field(default_factory=list)
     """(time, pressure) over the last rapid_loss_window_s, only the readings that can still
-    be the window's peak (each above every later one): the first is the peak."""
+    be the window's peak (each above every later one): the first is the peak. (A list: a deque
+    costs ~0.7 KiB even when it holds one reading.)"""
     discharged: bool = False
     """Latched when a discharge is seen, until the gauge is back in its green band (replaced):
     a rapid loss stays a discharge after the full reading has left the rapid-loss window."""
@@ -44,8 +44,11 @@ class ExtinguisherView:
         self.below = self.below + 1 if p < self.params.green_min_mpa else 0
         self.above = self.above + 1 if p > self.params.green_max_mpa else 0
         recent = self.recent
-        while recent and recent[0][0] < at - self.th.rapid_loss_window_s:
-            recent.popleft()
+        start, stale = at - self.th.rapid_loss_window_s, 0
+        while stale < len(recent) and recent[stale][0] < start:
+            stale += 1
+        if stale:
+            del recent[:stale]
         while recent and recent[-1][1] <= p:  # never the peak again while p is in the window
             recent.pop()
         recent.append((at, p))

@@ -72,7 +72,7 @@ def view_memo(view: Any) -> dict[str, Any]:
         if f.name in _NOT_MEMO:
             continue
         value = getattr(view, f.name)
-        if isinstance(value, deque):
+        if isinstance(value, deque | list):  # a copy: the view goes on changing its own
             value = [list(item) if isinstance(item, tuple) else item for item in value]
         if isinstance(value, bool | int | float | str | list) or value is None:
             out[f.name] = value
@@ -88,8 +88,9 @@ def apply_memo(view: Any, memo: dict[str, Any]) -> None:
         if name not in names:
             continue
         current = getattr(view, name)
-        if isinstance(current, deque):
+        if isinstance(current, deque | list):
             if isinstance(value, list):
-                setattr(view, name, deque(tuple(i) if isinstance(i, list) else i for i in value))
+                items = (tuple(i) if isinstance(i, list) else i for i in value)
+                setattr(view, name, type(current)(items))
         elif current is None or value is None or isinstance(value, type(current)):
             setattr(view, name, value)

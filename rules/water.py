@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import statistics
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -38,7 +37,9 @@ class WaterView:
     params: WaterParams
     zone: Zone | None = None
     building_power_lost: Callable[[], bool] = lambda: False
-    history: deque[tuple[float, float]] = field(default_factory=deque)
+    history: list[tuple[float, float]] = field(default_factory=list)
+    """(time, pressure), oldest first, over the baseline and burst windows (a list: a deque
+    costs ~0.7 KiB even when it holds three readings)."""
     loop_fault: bool = False
     outage: bool = False
     low: bool = False
@@ -86,8 +87,12 @@ class WaterView:
     def _track_burst(self, p: float, at: float) -> None:
         th = self.th
         horizon = at - th.baseline_window_s - th.burst_window_s
-        while self.history and self.history[0][0] < horizon:
-            self.history.popleft()
+        history = self.history
+        stale = 0
+        while stale < len(history) and history[stale][0] < horizon:
+            stale += 1
+        if stale:
+            del history[:stale]
         if self.burst_baseline is not None:
             if p >= th.burst_recovered_ratio * self.burst_baseline:
                 self.burst_baseline = None

@@ -78,3 +78,21 @@ def test_water_outage_dwell_keeps_its_start_and_its_latched_state() -> None:
     out = tl.water_every(70, 200, 10, 0.0, wobble=0.0)
     opened = [(d.rule, d.at - tl.t0, d.evidence["held_s"]) for d in out if d.action is Action.FIRE]
     assert opened == [("water.outage", 160.0, 120.0)]  # as without a restart: 2 min from t=40
+
+
+def test_the_saved_history_is_a_copy_and_comes_back_as_it_was() -> None:
+    """The views keep their windows in lists: the memo must not share them (the saver writes
+    it later, while the view goes on changing)."""
+    tl = Timeline(ref=WATER)
+    tl.water_every(0, 30, 10, 0.30)
+    tl.water_every(40, 60, 10, 0.0, wobble=0.0)
+    view = tl.engine.devices[WATER.key].view
+    memo = tl.engine.dwells()[WATER.key].memo
+    assert memo["history"] == [[at, p] for at, p in view.history]
+    saved = [list(item) for item in memo["history"]]
+    tl.water(70, 0.0)
+    assert memo["history"] == saved  # not changed by the next reading
+    restart(tl, list(tl.engine.dwells().values()))
+    resumed = tl.engine.devices[WATER.key].view
+    assert resumed.history == view.history
+    assert all(type(item) is tuple for item in resumed.history)
