@@ -7,6 +7,7 @@ device under the device's ``thresholds:`` (merged over the global values).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -161,7 +162,7 @@ class RulesConfig(_Strict):
         return model
 
 
-def device_thresholds(rules: RulesConfig, kind: Kind, overrides: dict[str, Any]) -> BaseModel:
+def device_thresholds(rules: RulesConfig, kind: Kind, overrides: Mapping[str, Any]) -> BaseModel:
     """The kind's global thresholds with a device's overrides merged in, validated."""
     base = rules.for_kind(kind)
     if not overrides:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -200,6 +200,9 @@ class StewardConfig(_Strict):
         return self.model_copy(update={"sites": sites})
 
 
+NO_THRESHOLDS: Mapping[str, Any] = types.MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class RegisteredDevice:
     """A device as the site file describes it (built from the validated file: a plain slotted
@@ -210,8 +213,9 @@ class RegisteredDevice:
     location: str
     params: BaseModel
     registered: bool = True
-    thresholds: dict[str, Any] = field(default_factory=dict)
-    """The device's own threshold overrides (merged over the site file's ``rules``)."""
+    thresholds: Mapping[str, Any] = field(default_factory=lambda: NO_THRESHOLDS)
+    """The device's own threshold overrides (merged over the site file's ``rules``); most
+    devices have none and share one empty, read-only mapping (an empty dict each was 64 B)."""
     timezone: str = "Asia/Shanghai"
 
 
@@ -233,7 +237,7 @@ class DeviceRegistry:
                         building=building.id,
                         location=device.location,
                         params=shared.setdefault(params, params),
-                        thresholds=device.thresholds,
+                        thresholds=device.thresholds or NO_THRESHOLDS,
                         timezone=site.timezone,
                     )
 
