@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.topics import DeviceRef
 from rules.decision import Category, Priority
 from steward.site import StewardConfig
 from tests.rules.helpers import (
@@ -147,3 +148,23 @@ def test_extinguisher_inspection_overdue_clears_by_itself_on_a_newer_date() -> N
     out = tl.tick(5)
     assert cleared(out) == ["extinguisher.inspection_overdue"]
     assert out[0].auto_resolve is True
+
+
+def test_devices_with_the_same_params_share_one_calendar_view() -> None:
+    """The views are read-only and shared (rules.calendar.calendar_view); a device with
+    thresholds of its own, or other params, has its own."""
+    day = "2025-12-16"
+    lifts = [ELEVATOR, *(DeviceRef(ELEVATOR.site, ELEVATOR.kind, f"e{n}") for n in (2, 3))]
+    config = site_config(
+        device(lifts[0], last_maintenance=day),
+        device(lifts[1], last_maintenance=day),
+        device(lifts[2], thresholds={"maintenance_interval_days": 30}, last_maintenance=day),
+        device(EXTINGUISHER),
+    )
+    tl = Timeline(config)
+    views = [tl.engine.devices[ref.key].calendar_view for ref in (*lifts, EXTINGUISHER)]
+    assert views[0] is views[1]
+    assert views[2] is not views[0] and views[2] is not None
+    assert views[2].rules.elevator.maintenance_interval_days == 30
+    assert views[3] is not None and views[3] is not views[0]
+    assert fired(tl.tick(0)) == ["elevator.maintenance_overdue"] * 2  # not the 30-day one
