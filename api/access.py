@@ -23,6 +23,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import StewardDep
 from steward.runtime import Steward
@@ -220,7 +221,28 @@ bearer = HTTPBearer(
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def authenticate(request: Request, steward: StewardDep, credentials: Credentials) -> Principal:
+async def authenticate(
+    request: Request, steward: StewardDep, credentials: Credentials
+) -> Principal:
+    """Who is calling. ``async`` so that the bootstrap key, compared in memory, costs no
+    hand-off to the thread pool and back (FastAPI runs a plain ``def`` dependency there);
+    everything else may read the database (stored keys, whether any exists) and is checked
+    in the pool, by ``check_key``."""
+    bootstrap = steward.settings.admin_api_key
+    token = credentials.credentials.strip() if credentials else ""
+    if (
+        bootstrap is not None
+        and token
+        and hmac.compare_digest(token.encode(), bootstrap.get_secret_value().encode())
+    ):
+        request.app.state.access_gate.closed = True  # as check_key would: a key exists
+        return BOOTSTRAP
+    return await run_in_threadpool(check_key, request, steward, credentials)
+
+
+def check_key(
+    request: Request, steward: Steward, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
     gate: Gate = request.app.state.access_gate
     bootstrap = steward.settings.admin_api_key
     keys = ApiKeyStore(steward.sessions, steward.clock)
@@ -289,7 +311,8 @@ def route_permission(request: Request) -> Permission | None:
 async def authorize(request: Request, caller: Caller) -> None:
     """The router-level check: the route's permission from ``ROUTE_PERMISSIONS``. ``async``
     because it only looks things up: a plain ``def`` would be run in the thread pool.
-    (``authenticate`` stays a plain ``def``: a stored key is looked up in the database.)"""
+    (``authenticate`` hands stored keys to the thread pool: they are read from the
+    database.)"""
     needed = route_permission(request)
     if needed is None:  # fail closed: a route nobody gave a permission
         log.error("no permission mapped for %s %s", request.method, request.url.path)

@@ -15,15 +15,29 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Connection, DateTime, Row, Select, bindparam, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    Integer,
+    Row,
+    Select,
+    String,
+    TypeDecorator,
+    bindparam,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import NullType, TypeEngine
 
 from gateway.topics import Kind
 from rules.decision import Category, Priority
-from tickets.db import read_session
 from tickets.lifecycle import Status
 from tickets.models import SuppressedCondition, Ticket, TicketEvent, UtcDateTime
 from tickets.schemas import (
@@ -265,6 +279,46 @@ _STEP = _STATUSES | {None}
 DUMP_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 
 
+class _Ids(TypeDecorator[list[int]]):
+    """Row ids as one parameter: an ``integer[]`` on PostgreSQL, JSON text on SQLite (read
+    back by ``json_each``). An expanding ``IN (...)`` would be rendered anew each request,
+    one bound parameter (and on PostgreSQL one cast) per id."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.ARRAY(Integer()))
+        return dialect.type_descriptor(String())
+
+    def process_bind_param(self, value: list[int] | None, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql" or value is None:
+            return value
+        return orjson.dumps(value).decode()
+
+
+class in_ids(FunctionElement[Any]):  # noqa: N801 (a SQL expression, named as one)
+    """``column IN ids`` for an ``_Ids`` parameter. (Typed ``NullType``: SQLAlchemy would
+    write a ``Boolean`` one as ``... = 1`` on SQLite, which then scans the table.)"""
+
+    type = NullType()
+    name = "in_ids"
+    inherit_cache = True
+
+
+@compiles(in_ids)
+def _in_ids(element: in_ids, compiler: SQLCompiler, **kw: Any) -> str:
+    column, ids = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} IN (SELECT value FROM json_each({ids}))"  # noqa: S608 (compiled SQL)
+
+
+@compiles(in_ids, "postgresql")
+def _in_ids_postgresql(element: in_ids, compiler: SQLCompiler, **kw: Any) -> str:
+    column, ids = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} = ANY ({ids})"
+
+
 def doc_query() -> Select[Any]:
     """``SELECT`` of what ``ticket_docs`` reads, to add ``WHERE``, ``ORDER BY``, ``LIMIT``."""
     return select(*(_read(c).label(name) for name, c in _DOC_HEAD), *map(_read, _DOC_TAIL))
@@ -275,14 +329,9 @@ def doc_query() -> Select[Any]:
 # (0.5 ms a request when the statement was built anew each time).
 DOC_BY_NUMBER = doc_query().where(_T.number == bindparam("number"))
 """One ticket's ``doc_query`` row, by ``number``."""
-_HISTORY_OF = (
-    select(*_HISTORY_READ).where(_E.ticket_id.in_(bindparam("ids", expanding=True))).order_by(_E.id)
-)
-_LINKED_TO = (
-    select(*_LINKED_READ)
-    .where(_S.root_ticket_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_S.id)
-)
+_IDS = bindparam("ids", type_=_Ids())
+_HISTORY_OF = select(*_HISTORY_READ).where(in_ids(_E.ticket_id, _IDS)).order_by(_E.id)
+_LINKED_TO = select(*_LINKED_READ).where(in_ids(_S.root_ticket_id, _IDS)).order_by(_S.id)
 
 
 class Declined(Exception):  # noqa: N818
@@ -387,6 +436,15 @@ def dump(value: Any) -> bytes:
 
 @contextmanager
 def reading(sessions: sessionmaker[Session]) -> Iterator[Connection]:
-    """One read transaction's connection (as ``read_session``: one snapshot on SQLite)."""
-    with read_session(sessions) as session:
-        yield session.connection()
+    """A connection for one read: ``sessions``' engine without a ``Session`` (nothing here
+    needs one). On SQLite in one transaction, so its statements read one snapshot. On
+    PostgreSQL in autocommit: in READ COMMITTED each statement takes its own snapshot
+    inside a transaction too, so ``BEGIN`` and ``COMMIT`` would be two round trips for
+    nothing."""
+    engine: Engine = sessions.kw["bind"]
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+            return
+        with connection.begin():
+            yield connection
