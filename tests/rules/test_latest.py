@@ -1,19 +1,20 @@
-"""The rule state keeps a device's latest reading as a record (rules/latest.py): what it gives
-back (``telemetry``, equality, copies, a saved dwell) is what the reading it was made from
-gives."""
+"""The rule state keeps a device's latest reading as its values (rules/latest.py): what it
+gives back (``telemetry``, equality, copies, a saved dwell) is what the reading it was made
+from gives."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from gateway.payloads import SCHEMAS, Telemetry
+from gateway.payloads import SCHEMAS, ElevatorTelemetry, Telemetry
 from gateway.reading import Reading
 from gateway.topics import Kind
-from rules.latest import RECORDS, KeptReading, compact, keep, model_of
+from rules.latest import RECORDS, ElevatorRecord, KeptReading, keep, model_of
 from steward.dwells import reading_to_json
 from tests.rules.helpers import CHECKPOINT, ELEVATOR, EXTINGUISHER, WATER, Timeline
 
@@ -53,27 +54,28 @@ def reading(kind: Kind, payload: bytes, **kw: Any) -> Reading:
     return Reading(REFS[kind], telemetry, 1_767_225_601.0, 1_767_225_600.5, **kw)
 
 
-def test_each_record_has_its_models_fields_in_order() -> None:
-    for model, record in RECORDS.items():
-        assert record._fields == tuple(model.model_fields)
+def test_each_kind_keeps_its_models_fields() -> None:
+    for model, (record, _) in RECORDS.items():
+        assert set(record.__slots__) == set(model.model_fields)
+        assert not set(record.__slots__) & {f.name for f in dataclasses.fields(Reading)}
     assert set(RECORDS) == set(SCHEMAS.values())
 
 
 @pytest.mark.parametrize(("kind", "payload"), PAYLOADS)
-def test_a_validated_models_dict_holds_every_field_in_order(kind: Kind, payload: bytes) -> None:
-    """What ``compact`` relies on, validated from JSON and from Python alike."""
-    fields = list(SCHEMAS[kind].model_fields)
+def test_a_validated_models_dict_holds_every_field(kind: Kind, payload: bytes) -> None:
+    """What ``keep`` relies on, validated from JSON and from Python alike."""
+    fields = set(SCHEMAS[kind].model_fields)
     model = SCHEMAS[kind].model_validate_json(payload)
-    assert list(model.__dict__) == fields
+    assert set(model.__dict__) == fields
     again = SCHEMAS[kind].model_validate(model.model_dump(exclude_unset=True))
-    assert list(again.__dict__) == fields
+    assert set(again.__dict__) == fields
 
 
 @pytest.mark.parametrize(("kind", "payload"), PAYLOADS)
 def test_the_kept_reading_gives_back_the_same_telemetry(kind: Kind, payload: bytes) -> None:
     original = reading(kind, payload, flags=frozenset({"clock_skew"}), registered=False)
     kept = keep(original)
-    assert type(kept) is KeptReading
+    assert type(kept) is RECORDS[type(original.telemetry)][0]
     t: Telemetry = kept.telemetry
     assert type(t) is type(original.telemetry)
     assert t == original.telemetry
@@ -85,8 +87,10 @@ def test_the_kept_reading_gives_back_the_same_telemetry(kind: Kind, payload: byt
             )
     assert t.model_dump_json() == original.telemetry.model_dump_json()
     assert reading_to_json(kept) == reading_to_json(original)  # a saved dwell
-    assert kept.record == compact(original.telemetry)
-    assert model_of(kept.record, kept.fields_set) == original.telemetry
+    assert model_of(kept) == original.telemetry
+    assert t is not kept.telemetry  # made on each use, nothing kept
+    for name, value in original.telemetry:  # fault codes: () for none
+        assert getattr(kept, name) == (value or () if name == "fault_codes" else value)
     for name in ("ref", "received_at", "observed_at", "flags", "registered"):
         assert getattr(kept, name) == getattr(original, name)
 
@@ -116,13 +120,23 @@ def test_the_engine_keeps_records_not_models() -> None:
     for ref in (ELEVATOR, WATER, EXTINGUISHER, CHECKPOINT):
         state = tl.engine.devices[ref.key]
         kept = state.reading
-        assert type(kept) is KeptReading
-        assert type(kept.record) is RECORDS[type(kept.telemetry)]
+        assert isinstance(kept, KeptReading)
+        assert type(kept) is RECORDS[type(kept.telemetry)][0]
         view_reading = state.view.last if ref is CHECKPOINT else state.view.t
-        assert view_reading is kept.record
+        assert view_reading is kept
     elevator = tl.engine.devices[ELEVATOR.key].reading
     assert elevator is not None
     assert elevator.telemetry.model_dump(exclude_unset=True) == {
         "ts": int((tl.t0 + 4) * 1000),
         **tl.fields,
     }
+
+
+def test_no_fault_codes_share_one_empty_tuple_and_the_model_gets_its_own_list() -> None:
+    no_codes = [cast(ElevatorRecord, keep(reading(*PAYLOADS[1]))) for _ in range(2)]
+    assert no_codes[0].fault_codes == () and no_codes[0].fault_codes is no_codes[1].fault_codes
+    models = [cast(ElevatorTelemetry, kept.telemetry) for kept in no_codes]
+    assert models[0].fault_codes == [] and models[0].fault_codes is not models[1].fault_codes
+    codes = cast(ElevatorRecord, keep(reading(*PAYLOADS[0])))
+    assert codes.fault_codes == ["06", "11"]
+    assert cast(ElevatorTelemetry, codes.telemetry).fault_codes == ["06", "11"]
