@@ -51,12 +51,6 @@ class KeptReading(Reading):
     def telemetry(self) -> Telemetry:  # the base's slot stays empty
         return model_of(self)
 
-    @property
-    def record(self) -> KeptReading:
-        """Itself (what the engine read before the values moved into the kept reading; goes
-        once the engine no longer asks)."""
-        return self
-
     def _values(self) -> tuple[Any, ...]:
         return (
             self.ref,
