@@ -57,9 +57,10 @@ from bench.ticket_data import (
     load,
     month_of,
 )
+from rules.decision import Priority
 from tickets.lifecycle import Status
-from tickets.listing import TicketFilter, encode_cursor, page_query
-from tickets.models import Ticket
+from tickets.listing import TicketFilter, encode_cursor, page_statement
+from tickets.render import DOC_BY_NUMBER, HISTORY_OF, LINKED_TO
 
 LIST_GET_TARGET_MS = 50.0
 REPORT_TARGET_MS = 1000.0
@@ -308,30 +309,41 @@ async def drive(
 
 
 def plan_queries(info: DataInfo, params: Params) -> dict[str, Any]:
-    """The statements behind the list and get routes, with literal values."""
+    """The statements behind the list and get routes (``tickets.listing.page_statement``,
+    ``tickets.render``), each with its parameters."""
     sites, devices = fleet(random.Random(params.seed))
     site, device = sites[0], devices[0]
     deep = encode_cursor(max(2, info.tickets // 3))
     active = tuple(Status(s) for s in ACTIVE)
-    return {
-        "list newest": page_query(TicketFilter(), limit=50, cursor=None),
-        "list site+active": page_query(
-            TicketFilter(site=site, status=active), limit=50, cursor=None
-        ),
-        "list site+closed": page_query(
-            TicketFilter(site=site, status=(Status.CLOSED,)), limit=50, cursor=None
-        ),
-        "list priority emergency": page_query(
-            TicketFilter(priority="emergency"),  # type: ignore[arg-type]
-            limit=50,
-            cursor=None,
-        ),
-        "list site+device": page_query(
-            TicketFilter(site=device.site, device=device.device), limit=50, cursor=None
-        ),
-        "list deep cursor": page_query(TicketFilter(), limit=50, cursor=deep),
-        "get by id": Ticket.__table__.select().where(Ticket.number == "ST-000001"),
+    page = {
+        "list newest": (TicketFilter(), None),
+        "list site+active": (TicketFilter(site=site, status=active), None),
+        "list site+closed": (TicketFilter(site=site, status=(Status.CLOSED,)), None),
+        "list priority emergency": (TicketFilter(priority=Priority.EMERGENCY), None),
+        "list site+device": (TicketFilter(site=device.site, device=device.device), None),
+        "list deep cursor": (TicketFilter(), deep),
     }
+    queries: dict[str, Any] = {
+        name: page_statement(where, limit=50, cursor=cursor)
+        for name, (where, cursor) in page.items()
+    }
+    queries["get by id"] = (DOC_BY_NUMBER, {"number": "ST-000001"})
+    newest = list(range(info.tickets, max(0, info.tickets - 50), -1))
+    queries["page history"] = (HISTORY_OF, {"ids": newest})
+    queries["page linked conditions"] = (LINKED_TO, {"ids": newest})
+    return queries
+
+
+def _literal_sql(query: Any, values: dict[str, Any], dialect: Any) -> str:
+    """``query`` with ``values`` written in (the row ids as the literal the parameter is)."""
+    ids = values.get("ids")
+    if ids is None:
+        bound = query.params(values)
+        return str(bound.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    sql = str(query.compile(dialect=dialect))
+    if dialect.name == "postgresql":
+        return sql.replace("%(ids)s", "'{" + ",".join(map(str, ids)) + "}'")
+    return sql.replace("?", "'[" + ",".join(map(str, ids)) + "]'")
 
 
 def explain(loaded: Loaded, params: Params) -> dict[str, list[str]]:
@@ -341,10 +353,8 @@ def explain(loaded: Loaded, params: Params) -> dict[str, list[str]]:
         path = loaded.url.removeprefix("sqlite:///")
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            for name, query in queries.items():
-                sql = str(
-                    query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
-                )
+            for name, (query, values) in queries.items():
+                sql = _literal_sql(query, values, sqlite.dialect())
                 rows = db.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
                 plans[name] = [str(row[-1]) for row in rows]
         finally:
@@ -352,9 +362,9 @@ def explain(loaded: Loaded, params: Params) -> dict[str, list[str]]:
         return plans
     conninfo = loaded.url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(conninfo) as conn:
-        for name, query in queries.items():
+        for name, (query, values) in queries.items():
             dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-            sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+            sql = _literal_sql(query, values, dialect)
             rows = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) {sql}").fetchall()
             plans[name] = [str(row[0]) for row in rows]
     return plans

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam
+from sqlalchemy import ColumnElement, Connection, Integer, Select, bindparam
 
 from gateway.topics import Kind
 from rules.decision import Category, Priority
@@ -127,7 +127,7 @@ def _statement(shape: frozenset[str]) -> Select[Any]:
         query = query.where(Ticket.opened_at < bindparam("opened_before"))
     if "cursor" in shape:
         query = query.where(Ticket.id < bindparam("cursor"))
-    return query.order_by(Ticket.id.desc()).limit(bindparam("limit"))
+    return query.order_by(Ticket.id.desc()).limit(bindparam("limit", type_=Integer))
 
 
 def page_json(

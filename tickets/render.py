@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     bindparam,
+    exists,
     select,
 )
 from sqlalchemy.dialects import postgresql
@@ -320,8 +321,13 @@ def _in_ids_postgresql(element: in_ids, compiler: SQLCompiler, **kw: Any) -> str
 
 
 def doc_query() -> Select[Any]:
-    """``SELECT`` of what ``ticket_docs`` reads, to add ``WHERE``, ``ORDER BY``, ``LIMIT``."""
-    return select(*(_read(c).label(name) for name, c in _DOC_HEAD), *map(_read, _DOC_TAIL))
+    """``SELECT`` of what ``ticket_docs`` reads, to add ``WHERE``, ``ORDER BY``, ``LIMIT``.
+    The last column says whether any condition is linked to the ticket (an index probe a
+    row): few tickets are roots, and a page without one skips that query."""
+    has_linked = exists().where(_S.root_ticket_id == _T.id).label("has_linked")
+    return select(
+        *(_read(c).label(name) for name, c in _DOC_HEAD), *map(_read, _DOC_TAIL), has_linked
+    )
 
 
 # Built once, values as parameters: SQLAlchemy memoises a statement's cache key on the
@@ -329,9 +335,13 @@ def doc_query() -> Select[Any]:
 # (0.5 ms a request when the statement was built anew each time).
 DOC_BY_NUMBER = doc_query().where(_T.number == bindparam("number"))
 """One ticket's ``doc_query`` row, by ``number``."""
+
+
 _IDS = bindparam("ids", type_=_Ids())
-_HISTORY_OF = select(*_HISTORY_READ).where(in_ids(_E.ticket_id, _IDS)).order_by(_E.id)
-_LINKED_TO = select(*_LINKED_READ).where(in_ids(_S.root_ticket_id, _IDS)).order_by(_S.id)
+HISTORY_OF = select(*_HISTORY_READ).where(in_ids(_E.ticket_id, _IDS)).order_by(_E.id)
+"""The history of the tickets whose row ids are the ``ids`` parameter, oldest first."""
+LINKED_TO = select(*_LINKED_READ).where(in_ids(_S.root_ticket_id, _IDS)).order_by(_S.id)
+"""The conditions linked to the tickets whose row ids are the ``ids`` parameter."""
 
 
 class Declined(Exception):  # noqa: N818
@@ -347,7 +357,7 @@ def ticket_docs(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[s
     linked: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
     if ids:
         for ticket_id, at, actor, action, from_status, to_status, note, data in connection.execute(
-            _HISTORY_OF, {"ids": ids}
+            HISTORY_OF, {"ids": ids}
         ).all():
             if type(data) is not dict or from_status not in _STEP or to_status not in _STEP:
                 raise Declined(f"history of ticket row {ticket_id}")
@@ -362,8 +372,10 @@ def ticket_docs(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[s
                     "data": data,
                 }
             )
-        for root, *fields in connection.execute(_LINKED_TO, {"ids": ids}).all():
-            linked[root].append(dict(zip(_LINKED_KEYS, fields, strict=True)))
+        roots = [row[ROW_ID] for row in rows if row[-1]]
+        if roots:
+            for root, *fields in connection.execute(LINKED_TO, {"ids": roots}).all():
+                linked[root].append(dict(zip(_LINKED_KEYS, fields, strict=True)))
     return [_doc(row, history[row[ROW_ID]], linked[row[ROW_ID]]) for row in rows]
 
 
@@ -382,6 +394,7 @@ def _doc(
         satisfaction,
         parent,
         sla_state,
+        _has_linked,
     ) = row[_HEAD:]
     if (
         doc["status"] not in _STATUSES
