@@ -164,9 +164,10 @@ def linked_condition(row: SuppressedCondition) -> LinkedCondition:
 # ``datetime``s (SQLite stores them so; PostgreSQL is asked for ``timezone('UTC', ...)``) and
 # written by orjson as ``utc_iso`` writes them (``...Z``, microseconds only when there are
 # some). What pydantic would validate is checked: the enums, that JSON objects are objects;
-# the reporter and the escalation, rare and free-form, go through their own models. Anything
-# else (a value out of its enum, a number orjson cannot write) makes the fast path decline
-# (``None``), and the caller answers through ``TicketView`` as before, with its errors.
+# the reporter and the escalation, rare and lenient (pydantic coerces some of their values),
+# go through their own models. Anything else (a value out of its enum, a string orjson cannot
+# write) makes the fast path decline (``Declined``), and the route answers through
+# ``TicketService`` and ``TicketView`` as before, with their errors.
 
 
 class utc_naive(FunctionElement[datetime]):  # noqa: N801 (a SQL function, named as one)
@@ -440,7 +441,7 @@ def _doc(
 
 def dump(value: Any) -> bytes:
     """JSON as pydantic writes the views (times as ``utc_iso``); ``Declined`` for what orjson
-    cannot write (an integer beyond 64 bits, a lone surrogate)."""
+    cannot write (a lone surrogate, which the standard library's JSON reader lets through)."""
     try:
         return orjson.dumps(value, option=DUMP_OPTIONS)
     except orjson.JSONEncodeError as exc:
