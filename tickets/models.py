@@ -124,6 +124,8 @@ class Ticket(Base):
         Index(None, "priority", "id"),
         Index(None, "site", "id"),
         Index(None, "device", "id"),
+        # Device ids repeat from site to site: a list by site and device needs both.
+        Index(None, "site", "device", "id"),
         Index(None, "rule", "id"),
         Index(None, "opened_at"),
         Index(None, "dedup_key"),
