@@ -124,8 +124,11 @@ class Ticket(Base):
         Index(None, "priority", "id"),
         Index(None, "site", "id"),
         Index(None, "device", "id"),
-        # Device ids repeat from site to site: a list by site and device needs both.
+        # Device ids repeat from site to site: a list by site and device needs both. Rules
+        # are shared by all sites: one site's tickets of a rule (the report's inspection
+        # section) would otherwise read every site's.
         Index(None, "site", "device", "id"),
+        Index(None, "site", "rule", "id"),
         Index(None, "rule", "id"),
         Index(None, "opened_at"),
         Index(None, "dedup_key"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -12,10 +11,8 @@ from gateway.topics import DeviceRef, Kind
 from rules.decision import Category, Priority
 from steward.clock import FakeClock
 from tests.tickets.helpers import at, complaint, fire
-from tickets.db import make_engine, migrate
 from tickets.errors import BadCursor, InvalidRequest
 from tickets.lifecycle import Status, TicketAction
-from tickets.listing import TicketFilter, encode_cursor, page_statement
 from tickets.service import TicketService
 
 
@@ -142,22 +139,3 @@ def test_times_without_an_offset_are_refused(service: TicketService) -> None:
     with pytest.raises(InvalidRequest, match="opened_after"):
         service.list(opened_after=datetime(2026, 1, 1))
     assert service.list(opened_after=datetime(2026, 1, 1, tzinfo=UTC)).items == []
-
-
-def test_a_list_by_site_and_device_reads_its_own_index(tmp_path: Path) -> None:
-    """Device ids repeat from site to site, so ``(device, id)`` alone would read every
-    site's ``lift-1`` and drop the others' (12 ms a page at 1M tickets on SQLite)."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'plan.db'}")
-    migrate(engine)
-    where = TicketFilter(site="tower", device="lift-1")
-    statement, params = page_statement(where, limit=50, cursor=encode_cursor(1_000))
-    compiled = statement.compile(engine, compile_kwargs={})
-    with engine.connect() as connection:
-        plan = connection.exec_driver_sql(
-            f"EXPLAIN QUERY PLAN {compiled}",
-            tuple(compiled.construct_params(params)[k] for k in compiled.positiontup or ()),
-        ).all()
-    engine.dispose()
-    steps = " | ".join(str(row[-1]) for row in plan)
-    assert "ix_tickets_site_device_id" in steps, steps
-    assert "TEMP B-TREE" not in steps, steps  # newest first straight from the index
