@@ -34,7 +34,8 @@ log = logging.getLogger("steward.gateway")
 Ack = Callable[[], None]
 DecisionSink = Callable[[list[Decision], Ack | None], None]
 ReadingSink = Callable[[Reading], None]
-DwellSink = Callable[[Ack], None]
+DwellSink = Callable[[Ack, str], None]
+"""A QoS 1 reading started a dwell of device ``key``: save it, then call ``ack``."""
 Yield = Callable[[float], object]
 
 URGENT_YIELD_S = 0.25
@@ -132,7 +133,8 @@ class MqttGateway:
         self.on_dwell = on_dwell
         """Told when a QoS 1 reading starts a rule dwell, with its ack: the dwell is saved
         first. (A QoS 0 one has nothing to hold back: the periodic save takes it.)"""
-        self._dwell_started = False
+        self._dwell_key: str | None = None
+        """The device whose dwell the message being handled started, if it started one."""
         self.yield_to_writer = yield_to_writer
         """Called with ``URGENT_YIELD_S`` after an emergency was handed on: waits (up to that
         long) until it is committed. The gateway's thread holds the interpreter lock most of
@@ -303,9 +305,10 @@ class MqttGateway:
 
     def _on_message(self, client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         self.stats.messages_in += 1
-        self._dwell_started = False
+        self._dwell_key = None
         decisions = self._process(msg)
-        save_dwell = self.on_dwell if self._dwell_started else None
+        dwell_key = self._dwell_key
+        save_dwell = self.on_dwell if dwell_key is not None else None
         if msg.qos == 0:
             if decisions:
                 self.on_decisions(decisions, None)
@@ -316,8 +319,8 @@ class MqttGateway:
             ack = ack_after(2, ack)
         if decisions:
             self.on_decisions(decisions, ack)
-        if save_dwell is not None:
-            save_dwell(ack)
+        if save_dwell is not None and dwell_key is not None:
+            save_dwell(ack, dwell_key)
         if not decisions and save_dwell is None:
             ack()
         if decisions:
@@ -369,7 +372,8 @@ class MqttGateway:
                 else:
                     self.stats.readings += 1
                     decisions = self.engine.on_reading(result)
-                    self._dwell_started = self.engine.new_dwell
+                    if self.engine.new_dwell:
+                        self._dwell_key = result.ref.key
             self.stats.rule_eval_seconds += time.perf_counter() - started
             self.stats.rule_evals += 1
             if isinstance(result, Reading) and self.on_reading is not None:

@@ -81,3 +81,65 @@ def test_acks_wait_while_the_database_is_away(tmp_path: Path) -> None:
     finally:
         away.dispose()
         good.dispose()
+
+
+def test_a_dwell_nobody_waits_on_is_written_once_it_has_run_save_after_s(
+    tmp_path: Path,
+) -> None:
+    """QoS 0 dwells (no ack waiting): most end within seconds (a door open at a landing), and
+    writing then deleting each one cost the busy estate a sixth of its interpreter time."""
+    db = make_engine(f"sqlite:///{tmp_path / 'steward.db'}")
+    migrate(db)
+    try:
+        tl = Timeline()
+        saver = DwellSaver(tl.engine, session_factory(db), tl.clock, save_after_s=5.0)
+        tl.at(0, moving=True, direction="up", door_zone=False, occupied=True)
+        tl.at(1, **TRAPPED)  # a dwell starts; nothing waits on it
+        assert saver.save()
+        assert rows(saver) == 0  # 0 s old
+        tl.tick(5.5)
+        assert saver.save()
+        assert rows(saver) == 0  # first seen at t=1: 4.5 s
+        tl.tick(6.5)
+        assert saver.save()
+        assert rows(saver) == 1  # 5.5 s: written
+        [loaded] = load_dwells(saver.sessions)
+        assert loaded.since == {"elevator.entrapment": tl.t0 + 1}
+
+        tl.at(8, moving=True, direction="down")  # released
+        assert saver.save()
+        assert rows(saver) == 0
+        assert (saver.stats.rows_written, saver.stats.rows_deleted) == (1, 1)
+
+        tl.at(10, **TRAPPED)  # a second stop, over before it is 5 s old
+        assert saver.save()
+        tl.at(12, moving=True, direction="up")
+        assert saver.save()
+        tl.tick(20)
+        assert saver.save()
+        assert rows(saver) == 0
+        assert (saver.stats.rows_written, saver.stats.rows_deleted) == (1, 1)  # never written
+
+        tl.at(21, **TRAPPED)  # a QoS 1 reading starts this one: written at the next save
+        acked: list[str] = []
+        saver.submit(lambda: acked.append("t=21"), tl.ref.key)
+        assert saver.save()
+        assert (rows(saver), acked) == (1, ["t=21"])
+    finally:
+        db.dispose()
+
+
+def test_a_clean_stop_writes_the_young_dwells_too(tmp_path: Path) -> None:
+    db = make_engine(f"sqlite:///{tmp_path / 'steward.db'}")
+    migrate(db)
+    try:
+        tl = Timeline()
+        saver = DwellSaver(tl.engine, session_factory(db), tl.clock, save_after_s=5.0)
+        tl.at(0, moving=True, direction="up", door_zone=False, occupied=True)
+        tl.at(1, **TRAPPED)
+        assert saver.save()
+        assert rows(saver) == 0
+        saver.stop()  # never started: stop is the last save
+        assert rows(saver) == 1
+    finally:
+        db.dispose()
