@@ -91,16 +91,30 @@ class EndpointState:
     cursor: int
     outbox_top: int
     disabled: bool
+    next_attempt_at: datetime | None = None
+    """The earliest pending delivery's next attempt (None: nothing pending)."""
+
+    def idle(self, now: datetime) -> bool:
+        """No event to queue and no attempt due: a pass would do nothing."""
+        return self.outbox_top <= self.cursor and (
+            self.disabled or self.next_attempt_at is None or self.next_attempt_at > now
+        )
 
 
 def endpoint_state(session: Session, name: str) -> EndpointState:
+    """One statement (all index lookups): what a dispatcher's pass needs to know first."""
     top = select(func.coalesce(func.max(OutboxEvent.id), 0)).scalar_subquery()
+    first_due = (
+        select(func.min(Delivery.next_attempt_at))
+        .where(Delivery.endpoint == name, Delivery.status == PENDING)
+        .scalar_subquery()
+    )
     row = session.execute(
-        select(DeliveryEndpoint.outbox_cursor, DeliveryEndpoint.disabled_at, top).where(
+        select(DeliveryEndpoint.outbox_cursor, DeliveryEndpoint.disabled_at, top, first_due).where(
             DeliveryEndpoint.name == name
         )
     ).one()
-    return EndpointState(int(row[0]), int(row[2]), row[1] is not None)
+    return EndpointState(int(row[0]), int(row[2]), row[1] is not None, row[3])
 
 
 def fan_out(
