@@ -3,6 +3,8 @@ come back from it unchanged, and leave it when they end."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -83,18 +85,28 @@ def test_acks_wait_while_the_database_is_away(tmp_path: Path) -> None:
         good.dispose()
 
 
-def test_a_dwell_nobody_waits_on_is_written_once_it_has_run_save_after_s(
-    tmp_path: Path,
-) -> None:
-    """QoS 0 dwells (no ack waiting): most end within seconds (a door open at a landing), and
-    writing then deleting each one cost the busy estate a sixth of its interpreter time."""
+@contextmanager
+def stopped_at_t1(tmp_path: Path) -> Iterator[tuple[Timeline, DwellSaver]]:
+    """A saver with ``save_after_s`` 5 over an SQLite file; a car moving at t=0 and stopped
+    with a passenger between floors at t=1 (a dwell starts; no QoS 1 reading waits on it)."""
     db = make_engine(f"sqlite:///{tmp_path / 'steward.db'}")
     migrate(db)
     try:
         tl = Timeline()
         saver = DwellSaver(tl.engine, session_factory(db), tl.clock, save_after_s=5.0)
         tl.at(0, moving=True, direction="up", door_zone=False, occupied=True)
-        tl.at(1, **TRAPPED)  # a dwell starts; nothing waits on it
+        tl.at(1, **TRAPPED)
+        yield tl, saver
+    finally:
+        db.dispose()
+
+
+def test_a_dwell_nobody_waits_on_is_written_once_it_has_run_save_after_s(
+    tmp_path: Path,
+) -> None:
+    """QoS 0 dwells (no ack waiting): most end within seconds (a door open at a landing), and
+    writing then deleting each one cost the busy estate a sixth of its interpreter time."""
+    with stopped_at_t1(tmp_path) as (tl, saver):
         assert saver.save()
         assert rows(saver) == 0  # 0 s old
         tl.tick(5.5)
@@ -125,21 +137,11 @@ def test_a_dwell_nobody_waits_on_is_written_once_it_has_run_save_after_s(
         saver.submit(lambda: acked.append("t=21"), tl.ref.key)
         assert saver.save()
         assert (rows(saver), acked) == (1, ["t=21"])
-    finally:
-        db.dispose()
 
 
 def test_a_clean_stop_writes_the_young_dwells_too(tmp_path: Path) -> None:
-    db = make_engine(f"sqlite:///{tmp_path / 'steward.db'}")
-    migrate(db)
-    try:
-        tl = Timeline()
-        saver = DwellSaver(tl.engine, session_factory(db), tl.clock, save_after_s=5.0)
-        tl.at(0, moving=True, direction="up", door_zone=False, occupied=True)
-        tl.at(1, **TRAPPED)
+    with stopped_at_t1(tmp_path) as (_tl, saver):
         assert saver.save()
         assert rows(saver) == 0
         saver.stop()  # never started: stop is the last save
         assert rows(saver) == 1
-    finally:
-        db.dispose()
