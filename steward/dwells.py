@@ -39,8 +39,6 @@ from tickets.db import read_session, write_session
 from tickets.models import RuleDwell
 
 log = logging.getLogger("steward.dwells")
-_EVERY = "*"
-"""In ``_urgent``: a submit that named no device; the next save writes every change."""
 
 Ack = Callable[[], None]
 SAVE_AFTER_S = 5.0
@@ -125,6 +123,8 @@ class DwellSaver:
         self._acks: list[Ack] = []
         self._urgent: set[str] = set()
         """Devices whose new dwell a QoS 1 reading waits on: saved at the next save."""
+        self._urgent_all = False
+        """A submit named no device: the next save writes every change, young ones too."""
         self._first_seen: dict[str, float] = {}
         """Dwells not saved yet: when a save first saw them."""
         self._lock = threading.Lock()
@@ -141,7 +141,7 @@ class DwellSaver:
             if key is not None:
                 self._urgent.add(key)
             else:
-                self._urgent.add(_EVERY)
+                self._urgent_all = True
         self._wake.set()
 
     def start(self) -> None:
@@ -163,7 +163,8 @@ class DwellSaver:
         with self._lock:
             acks, self._acks = self._acks, []
             urgent, self._urgent = self._urgent, set()
-        everything = everything or _EVERY in urgent
+            urgent_all, self._urgent_all = self._urgent_all, False
+        everything = everything or urgent_all
         now = self.clock.now()
         with self.engine.lock:
             starts = self.engine.dwell_starts()
@@ -188,6 +189,7 @@ class DwellSaver:
             with self._lock:
                 self._acks[:0] = acks
                 self._urgent |= urgent
+                self._urgent_all |= urgent_all
             self.stats.failures += 1
             self.stats.healthy = False
             self.stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
