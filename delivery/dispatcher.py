@@ -172,7 +172,7 @@ class Dispatcher:
             made = 0
             if not state.idle(as_datetime(self._clock.now())):  # idle: the usual poll
                 self._fan_out(route, state)
-                made = self._send_due(route)
+                made = self._send_due(route, state)
         except Exception as exc:  # database away, or a bug: count it, say it once, go on
             self._pass_failed(route, exc)
             return 0
@@ -217,7 +217,8 @@ class Dispatcher:
             if read < self._fan_out_batch:
                 return
 
-    def _send_due(self, route: Route) -> int:
+    def _send_due(self, route: Route, state: store.EndpointState) -> int:
+        """``state``: as the pass read it first; PostgreSQL reads it again under its lock."""
         now = self._clock.now()
         if self._lock_rows:  # PostgreSQL: hold the claimed rows until their results commit
             with write_session(self._sessions) as session:
@@ -227,9 +228,9 @@ class Dispatcher:
                 results = self._send_all(route, batch, now)
                 self._record(session, route, batch, results, started=now)
             return len(batch)
+        if state.disabled:  # SQLite: read at the pass's start, unlocked, as a re-read would be
+            return 0
         with read_session(self._sessions) as session:  # SQLite: never hold the write lock
-            if store.endpoint_state(session, route.name).disabled:
-                return 0
             batch = store.due(session, route.name, now=now, limit=self._batch_size, lock=False)
         if not batch:
             return 0
